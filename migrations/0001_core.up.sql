@@ -242,3 +242,21 @@ CREATE TABLE consent_events (
     source      text NOT NULL,
     occurred_at timestamptz NOT NULL DEFAULT now()
 );
+
+-- Failed sends per error code, kept exact like campaign_rollups.
+CREATE TABLE campaign_failures (
+    campaign_id bigint NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
+    error_code  integer NOT NULL,
+    count       bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (campaign_id, error_code)
+);
+
+-- Events per campaign per minute (sent, delivered, read, failed, replied,
+-- clicked) for the report's time series.
+CREATE TABLE campaign_minutes (
+    campaign_id bigint NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
+    minute      timestamptz NOT NULL,
+    event       text NOT NULL,
+    count       bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (campaign_id, minute, event)
+);
