@@ -121,15 +121,28 @@ CREATE TABLE campaigns (
 
 -- One row per campaign × recipient. The unique constraint is the first line of
 -- "never twice to the same person".
+-- Status order for monotonic updates: a status only ever moves to a higher
+-- rank, so replayed or reordered webhooks change nothing. failed is final and
+-- honoured even after delivered; unknown yields to any webhook that proves
+-- what happened.
+CREATE FUNCTION herald_status_rank(status text) RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE status
+        WHEN 'queued' THEN 0 WHEN 'in_flight' THEN 1 WHEN 'accepted' THEN 2
+        WHEN 'unknown' THEN 2 WHEN 'sent' THEN 3 WHEN 'delivered' THEN 4
+        WHEN 'read' THEN 5 WHEN 'failed' THEN 6 WHEN 'cancelled' THEN 7
+    END
+$$;
+
 CREATE TABLE sends (
     id             bigserial PRIMARY KEY,
     campaign_id    bigint NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
     contact_id     bigint NOT NULL REFERENCES contacts (id),
     phone          text NOT NULL,
     country        text NOT NULL DEFAULT '',
-    -- The template components with every parameter resolved, frozen at
-    -- expansion: exactly what the Cloud API receives.
-    components     jsonb NOT NULL DEFAULT '[]',
+    -- Every bound parameter's value, resolved and frozen at expansion, in
+    -- the order of the campaign's bindings.
+    params         text[] NOT NULL DEFAULT '{}',
     status         text NOT NULL DEFAULT 'queued'
                    CHECK (status IN ('queued', 'in_flight', 'accepted', 'unknown', 'sent',
                                      'delivered', 'read', 'failed', 'cancelled')),

@@ -1,0 +1,319 @@
+package campaigns
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+
+	"github.com/herald-sh/herald/internal/store"
+	"github.com/herald-sh/herald/internal/whatsapp"
+)
+
+// SendBatchArgs is one dispatch job: the queued sends of a campaign whose ids
+// fall in [FirstID, LastID].
+type SendBatchArgs struct {
+	CampaignID int64 `json:"campaign_id"`
+	SenderID   int64 `json:"sender_id"`
+	FirstID    int64 `json:"first_id"`
+	LastID     int64 `json:"last_id"`
+}
+
+// Kind is the stable job kind stored in River's rows.
+func (SendBatchArgs) Kind() string { return "campaign_send_batch" }
+
+// InsertOpts puts dispatch on its own queue so that maintenance jobs never
+// wait behind a blast.
+func (SendBatchArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueSends, MaxAttempts: 100}
+}
+
+// QueueSends is the River queue of dispatch jobs.
+const QueueSends = "sends"
+
+// MessageSender sends one template message; *whatsapp.Client is one.
+type MessageSender interface {
+	SendTemplate(ctx context.Context, phoneNumberID string, msg whatsapp.TemplateMessage) (*whatsapp.SendResponse, error)
+}
+
+// Throttle paces sends per sender number; *throttle.Limiter is one.
+type Throttle interface {
+	Wait(ctx context.Context, senderID int64) error
+	SlowDown(senderID int64)
+}
+
+// DispatchConfig tunes dispatch. Zero values take the defaults.
+type DispatchConfig struct {
+	// ChunkSize is how many sends are claimed (marked in_flight) at a time
+	// (default 20): more means fewer commits, but more sends left unknown if
+	// the process dies mid-chunk.
+	ChunkSize int
+	// MaxAttempts before a retryable send fails (default 5).
+	MaxAttempts int
+	// PairWindow keeps a number from messaging one person twice within it
+	// (default 6s, Meta's pair rate of about one message per 6 s).
+	PairWindow time.Duration
+	// PauseAfter pauses a campaign after this many consecutive sends failed
+	// with the same code (default 50): a broken campaign never burns a list.
+	PauseAfter int
+	// RequestTimeout bounds one Cloud API call (default 30s).
+	RequestTimeout time.Duration
+	NowFunc        func() time.Time
+}
+
+// Dispatcher sends claimed sends and records what happened.
+type Dispatcher struct {
+	logger   *slog.Logger
+	pool     *pgxpool.Pool
+	api      MessageSender
+	throttle Throttle
+	cfg      DispatchConfig
+}
+
+// NewDispatcher returns a Dispatcher.
+func NewDispatcher(logger *slog.Logger, pool *pgxpool.Pool, api MessageSender, throttle Throttle, cfg DispatchConfig) *Dispatcher {
+	cfg.ChunkSize = cmp.Or(cfg.ChunkSize, 20)
+	cfg.MaxAttempts = cmp.Or(cfg.MaxAttempts, 5)
+	cfg.PairWindow = cmp.Or(cfg.PairWindow, 6*time.Second)
+	cfg.PauseAfter = cmp.Or(cfg.PauseAfter, 50)
+	cfg.RequestTimeout = cmp.Or(cfg.RequestTimeout, 30*time.Second)
+	if cfg.NowFunc == nil {
+		cfg.NowFunc = time.Now
+	}
+	return &Dispatcher{logger: logger, pool: pool, api: api, throttle: throttle, cfg: cfg}
+}
+
+// SendBatchWorker runs SendBatchArgs jobs.
+type SendBatchWorker struct {
+	river.WorkerDefaults[SendBatchArgs]
+	Dispatcher *Dispatcher
+}
+
+// Work dispatches the job's range chunk by chunk until nothing claimable is
+// left, then snoozes until the earliest retry, or finishes.
+func (w *SendBatchWorker) Work(ctx context.Context, job *river.Job[SendBatchArgs]) error {
+	return w.Dispatcher.dispatch(ctx, job.Args)
+}
+
+type claimed struct {
+	id        int64
+	contactID int64
+	phone     string
+	params    []string
+	attempts  int16
+}
+
+// outcome is what one send's request produced.
+type outcome struct {
+	send   claimed
+	status string // accepted, failed, queued; "" leaves it in_flight (unknown outcome)
+	wamid  string
+	waID   string
+	err    *whatsapp.Error
+	action whatsapp.Action
+	next   time.Time
+	refund bool // the attempt is not counted (throttled, paused)
+}
+
+type campaignInfo struct {
+	c *Campaign
+	t Template
+}
+
+func (d *Dispatcher) dispatch(ctx context.Context, args SendBatchArgs) error {
+	c, err := campaignGet(ctx, d.pool, args.CampaignID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // deleted: nothing to send
+	}
+	if err != nil {
+		return err
+	}
+	if c.Status != "running" {
+		return nil // Resume enqueues new jobs over what is left.
+	}
+	t, err := TemplateGetByID(ctx, d.pool, c.TemplateID)
+	if err != nil {
+		return err
+	}
+	info := campaignInfo{c: c, t: t}
+	for ctx.Err() == nil {
+		batch, err := d.claim(ctx, args, c.SenderID)
+		if err != nil {
+			return err
+		}
+		if len(batch) == 0 {
+			break
+		}
+		outcomes := d.sendAll(ctx, info, batch)
+		stop, err := d.commit(ctx, info, outcomes)
+		if err != nil {
+			return err
+		}
+		if stop {
+			return nil
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var open int64
+	var earliest *time.Time
+	if err := d.pool.QueryRow(ctx, sendRangeOpenSQL, args.CampaignID, args.FirstID, args.LastID).Scan(&open, &earliest); err != nil {
+		return fmt.Errorf("check range of campaign %d: %w", args.CampaignID, err)
+	}
+	if open > 0 {
+		// Retries wait in the range; come back when the first is due. The
+		// campaign might be paused by then: the next run then ends at once.
+		wait := time.Second
+		if earliest != nil {
+			wait = max(time.Until(*earliest), time.Second)
+		}
+		return river.JobSnooze(wait)
+	}
+	if _, err := d.pool.Exec(ctx, campaignCompleteSQL, args.CampaignID); err != nil {
+		return fmt.Errorf("complete campaign %d: %w", args.CampaignID, err)
+	}
+	return nil
+}
+
+// claim marks the next chunk in_flight and moves the rollups with it.
+func (d *Dispatcher) claim(ctx context.Context, args SendBatchArgs, senderID int64) ([]claimed, error) {
+	var out []claimed
+	err := store.WithTx(ctx, d.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, sendClaimSQL, args.CampaignID, args.FirstID, args.LastID, d.cfg.ChunkSize,
+			senderID, d.cfg.PairWindow.Seconds())
+		if err != nil {
+			return err
+		}
+		out = out[:0]
+		for rows.Next() {
+			var c claimed
+			if err := rows.Scan(&c.id, &c.contactID, &c.phone, &c.params, &c.attempts); err != nil {
+				return err
+			}
+			out = append(out, c)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(out) == 0 {
+			return nil
+		}
+		ds := deltas{}
+		ds.of(args.CampaignID).status["queued"] -= int64(len(out))
+		ds.of(args.CampaignID).status["in_flight"] += int64(len(out))
+		return ds.write(ctx, tx)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim sends of campaign %d: %w", args.CampaignID, err)
+	}
+	return out, nil
+}
+
+// sendAll sends a chunk concurrently, each request paced by the throttle.
+// Requests run to their own timeout even when ctx ends (shutdown), so a
+// chunk's outcomes are known and committed rather than left unknown.
+func (d *Dispatcher) sendAll(ctx context.Context, info campaignInfo, batch []claimed) []outcome {
+	out := make([]outcome, len(batch))
+	var wg sync.WaitGroup
+	for i, s := range batch {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i] = d.sendOne(ctx, info, s)
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+func (d *Dispatcher) sendOne(ctx context.Context, info campaignInfo, s claimed) outcome {
+	o := outcome{send: s}
+	comps, err := BuildComponents(info.t, info.c.Bindings, s.params, s.id)
+	if err != nil {
+		o.status, o.err = "failed", &whatsapp.Error{Code: 131008, Title: "Invalid parameter value", Details: err.Error()}
+		return o
+	}
+	if err := d.throttle.Wait(ctx, info.c.SenderID); err != nil {
+		// Never sent: back to the queue, attempt refunded.
+		o.status, o.refund, o.next = "queued", true, d.cfg.NowFunc()
+		return o
+	}
+	reqCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.RequestTimeout)
+	defer cancel()
+	resp, err := d.api.SendTemplate(reqCtx, info.c.PhoneNumberID, whatsapp.TemplateMessage{
+		To:                    s.phone,
+		Template:              whatsapp.Template{Name: info.t.Name, Language: whatsapp.Language{Code: info.t.Language, Policy: whatsapp.PolicyDeterministic}, Components: comps},
+		BizOpaqueCallbackData: CallbackData(s.id),
+	})
+	if err == nil {
+		o.status, o.wamid = "accepted", resp.WAMID()
+		if len(resp.Contacts) > 0 {
+			o.waID = resp.Contacts[0].WaID
+		}
+		return o
+	}
+	return d.classify(o, err, info.c.SenderID)
+}
+
+// classify turns a failed request into what happens to the send next.
+func (d *Dispatcher) classify(o outcome, err error, senderID int64) outcome {
+	now := d.cfg.NowFunc()
+	o.action = whatsapp.ActionForError(err)
+	var apiErr *whatsapp.Error
+	if errors.As(err, &apiErr) {
+		o.err = apiErr
+	} else {
+		o.err = &whatsapp.Error{Code: -1, Title: "request failed", Details: err.Error()}
+	}
+	attempts := int(o.send.attempts)
+	switch o.action {
+	case whatsapp.ActionReconcile:
+		o.status = "" // stays in_flight; the webhook or the deadline decides
+	case whatsapp.ActionSlowDown:
+		d.throttle.SlowDown(senderID)
+		o.status, o.refund, o.next = "queued", true, now.Add(jitter(time.Second))
+	case whatsapp.ActionRetry:
+		if attempts >= d.cfg.MaxAttempts {
+			o.status = "failed"
+		} else {
+			o.status, o.next = "queued", now.Add(jitter(backoff(attempts)))
+		}
+	case whatsapp.ActionRetryRecipientLater:
+		// Meta: retry after 4^X seconds.
+		if attempts >= d.cfg.MaxAttempts {
+			o.status = "failed"
+		} else {
+			o.status, o.next = "queued", now.Add(jitter(time.Duration(1<<(2*min(attempts, 6)))*time.Second))
+		}
+	case whatsapp.ActionDefer:
+		if attempts >= 3 {
+			o.status = "failed"
+		} else {
+			o.status, o.next = "queued", now.Add(24*time.Hour+jitter(time.Minute))
+		}
+	case whatsapp.ActionPauseCampaign, whatsapp.ActionStopSender:
+		o.status, o.refund, o.next = "queued", true, now
+	default: // ActionFailRecipient, ActionOptOut
+		o.status = "failed"
+	}
+	return o
+}
+
+// backoff is exponential from 2 s, capped at 5 minutes.
+func backoff(attempt int) time.Duration {
+	return min(2*time.Second<<min(attempt, 10), 5*time.Minute)
+}
+
+// jitter spreads d by ±20% so retries do not arrive in step.
+func jitter(d time.Duration) time.Duration {
+	return d + time.Duration((rand.Float64()-0.5)*0.4*float64(d))
+}

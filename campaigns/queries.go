@@ -1,0 +1,268 @@
+package campaigns
+
+// SQL for the tables campaigns owns: templates, sender_numbers, campaigns,
+// sends, campaign_exclusions and the rollups.
+
+const templateUpsertSQL = `
+INSERT INTO templates (external_id, name, language, category, status, parameter_format, components, synced_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, now())
+ON CONFLICT (name, language) DO UPDATE SET
+    external_id = EXCLUDED.external_id, category = EXCLUDED.category, status = EXCLUDED.status,
+    parameter_format = EXCLUDED.parameter_format, components = EXCLUDED.components, synced_at = now()
+RETURNING id`
+
+const templateSelectSQL = `
+SELECT id, external_id, name, language, category, status, parameter_format, components FROM templates`
+
+const senderUpsertSQL = `
+INSERT INTO sender_numbers (phone_number_id, display_phone_number, waba_id, rate_per_second)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT (phone_number_id) DO UPDATE SET
+    display_phone_number = EXCLUDED.display_phone_number, waba_id = EXCLUDED.waba_id,
+    rate_per_second = EXCLUDED.rate_per_second, updated_at = now()
+RETURNING id`
+
+const campaignInsertSQL = `
+INSERT INTO campaigns (name, template_id, sender_id, list_ids, filters, bindings, priority, start_at, status)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'draft')
+RETURNING id`
+
+const campaignSelectSQL = `
+SELECT c.id, c.name, c.template_id, c.sender_id, s.phone_number_id, s.rate_per_second, c.list_ids, c.filters,
+       c.bindings, c.status, c.status_reason, c.priority, c.start_at, c.audience, c.created_at, c.started_at, c.finished_at
+FROM campaigns c JOIN sender_numbers s ON s.id = c.sender_id`
+
+const campaignSetStatusSQL = `
+UPDATE campaigns SET status = $2, status_reason = $3,
+    started_at = CASE WHEN $2 = 'running' THEN coalesce(started_at, now()) ELSE started_at END,
+    finished_at = CASE WHEN $2 IN ('completed', 'cancelled') THEN now() ELSE finished_at END
+WHERE id = $1 AND status = ANY($4)
+RETURNING id`
+
+// campaignCompleteSQL finishes a running campaign once nothing is open; the
+// partial index sends_open_idx makes the NOT EXISTS cheap at any size.
+const campaignCompleteSQL = `
+UPDATE campaigns SET status = 'completed', finished_at = now()
+WHERE id = $1 AND status = 'running'
+  AND NOT EXISTS (SELECT 1 FROM sends WHERE campaign_id = $1 AND status IN ('queued', 'in_flight'))
+RETURNING id`
+
+// sendClaimSQL marks the next queued sends of a range in_flight, in id order,
+// only while the campaign runs and its sender is active. SKIP LOCKED lets two
+// jobs over the same range (a rescued job and its successor) share it without
+// ever claiming one send twice. A contact messaged by the same number within
+// the pair-rate window is left for later.
+const sendClaimSQL = `
+WITH next AS (
+    SELECT s.id FROM sends s
+    WHERE s.campaign_id = $1 AND s.id BETWEEN $2 AND $3 AND s.status = 'queued'
+      AND (s.next_attempt_at IS NULL OR s.next_attempt_at <= now())
+      AND EXISTS (SELECT 1 FROM campaigns c JOIN sender_numbers n ON n.id = c.sender_id
+                  WHERE c.id = $1 AND c.status = 'running' AND n.status = 'active')
+      AND NOT EXISTS (SELECT 1 FROM sends o JOIN campaigns oc ON oc.id = o.campaign_id
+                      WHERE o.contact_id = s.contact_id AND o.id <> s.id AND oc.sender_id = $5
+                        AND o.in_flight_at > now() - make_interval(secs => $6))
+    ORDER BY s.id
+    LIMIT $4
+    FOR UPDATE OF s SKIP LOCKED
+)
+UPDATE sends s SET status = 'in_flight', in_flight_at = now(), attempts = s.attempts + 1
+FROM next WHERE s.id = next.id
+RETURNING s.id, s.contact_id, s.phone, s.params, s.attempts`
+
+// sendRangeOpenSQL tells a job what is left in its range: how many sends are
+// still queued and when the earliest may go.
+const sendRangeOpenSQL = `
+SELECT count(*), min(coalesce(next_attempt_at, now()))
+FROM sends WHERE campaign_id = $1 AND id BETWEEN $2 AND $3 AND status = 'queued'`
+
+// sendResultSQL commits the outcome of a dispatched chunk. The locked CTE
+// reads each row's status before the change (for the rollups) and the rank
+// guard keeps a webhook that already moved the send ahead from being undone.
+const sendResultSQL = `
+WITH u AS (
+    SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[],
+                         $8::timestamptz[], $9::smallint[])
+        AS u(id, status, wamid, wa_id, error_code, error_title, error_details, next_attempt_at, attempt_delta)
+), old AS (
+    SELECT s.id, s.status FROM sends s JOIN u ON u.id = s.id ORDER BY s.id FOR UPDATE OF s
+)
+UPDATE sends s SET
+    status = CASE WHEN herald_status_rank(u.status) > herald_status_rank(old.status)
+                    OR (u.status = 'queued' AND old.status = 'in_flight') THEN u.status ELSE s.status END,
+    wamid = coalesce(s.wamid, nullif(u.wamid, '')),
+    wa_id = coalesce(nullif(u.wa_id, ''), s.wa_id),
+    accepted_at = CASE WHEN u.status = 'accepted' THEN coalesce(s.accepted_at, now()) ELSE s.accepted_at END,
+    failed_at = CASE WHEN u.status = 'failed' AND old.status = 'in_flight' THEN now() ELSE s.failed_at END,
+    error_code = CASE WHEN u.status = 'failed' AND old.status = 'in_flight' THEN u.error_code ELSE s.error_code END,
+    error_title = CASE WHEN u.status = 'failed' AND old.status = 'in_flight' THEN u.error_title ELSE s.error_title END,
+    error_details = CASE WHEN u.status = 'failed' AND old.status = 'in_flight' THEN u.error_details ELSE s.error_details END,
+    next_attempt_at = u.next_attempt_at,
+    attempts = s.attempts + u.attempt_delta
+FROM u, old
+WHERE s.id = u.id AND old.id = u.id
+RETURNING s.id, old.status, s.status, s.error_code`
+
+const contactOptOutSQL = `
+WITH changed AS (
+    UPDATE contacts SET consent = 'opted_out', opted_out_at = coalesce(opted_out_at, $2), consent_source = $3, updated_at = now()
+    WHERE id = ANY($1) AND consent <> 'opted_out'
+    RETURNING id
+)
+INSERT INTO consent_events (contact_id, consent, source, occurred_at)
+SELECT id, 'opted_out', $3, $2 FROM changed`
+
+const senderStopSQL = `
+UPDATE sender_numbers SET status = 'stopped', stopped_reason = $2, updated_at = now() WHERE id = $1`
+
+const campaignsPauseForSenderSQL = `
+UPDATE campaigns SET status = 'paused', status_reason = $2 WHERE sender_id = $1 AND status = 'running'`
+
+// rollupAddSQL adds signed deltas to one slot of a campaign's counters.
+const rollupAddSQL = `
+INSERT INTO campaign_rollups AS r (campaign_id, slot, queued, in_flight, accepted, unknown, sent, delivered, read,
+    failed, cancelled, replied, clicked, cost_micros)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+ON CONFLICT (campaign_id, slot) DO UPDATE SET
+    queued = r.queued + EXCLUDED.queued, in_flight = r.in_flight + EXCLUDED.in_flight,
+    accepted = r.accepted + EXCLUDED.accepted, unknown = r.unknown + EXCLUDED.unknown,
+    sent = r.sent + EXCLUDED.sent, delivered = r.delivered + EXCLUDED.delivered, read = r.read + EXCLUDED.read,
+    failed = r.failed + EXCLUDED.failed, cancelled = r.cancelled + EXCLUDED.cancelled,
+    replied = r.replied + EXCLUDED.replied, clicked = r.clicked + EXCLUDED.clicked,
+    cost_micros = r.cost_micros + EXCLUDED.cost_micros`
+
+const failureAddSQL = `
+INSERT INTO campaign_failures AS f (campaign_id, error_code, count)
+SELECT $1, code, n FROM unnest($2::int[], $3::bigint[]) AS u(code, n)
+ON CONFLICT (campaign_id, error_code) DO UPDATE SET count = f.count + EXCLUDED.count`
+
+const minuteAddSQL = `
+INSERT INTO campaign_minutes AS m (campaign_id, minute, event, count)
+SELECT $1, minute, event, n FROM unnest($2::timestamptz[], $3::text[], $4::bigint[]) AS u(minute, event, n)
+ON CONFLICT (campaign_id, minute, event) DO UPDATE SET count = m.count + EXCLUDED.count`
+
+const webhookEventsClaimSQL = `
+SELECT id, body FROM webhook_events WHERE applied_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`
+
+const webhookEventsDoneSQL = `UPDATE webhook_events SET applied_at = now() WHERE id = ANY($1)`
+
+// statusApplySQL applies a batch of status updates. A status is matched to
+// its send by the id echoed in biz_opaque_callback_data (so it applies even
+// before the send's wamid is committed) or else by wamid. Several updates
+// for one send in a batch collapse to the highest rank; the locked old row
+// gives the rollups the status before the change; the rank guard makes
+// replays and reordering change nothing. Cost counts once, when a send is
+// both delivered (or read) and billable, since Meta charges per delivered
+// message.
+const statusApplySQL = `
+WITH u AS (
+    SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::int[], $6::text[], $7::text[],
+                         $8::text[], $9::text[], $10::bool[], $11::text[])
+        AS u(send_id, wamid, status, at, error_code, error_title, error_details, pcat, ptype, billable, wa_id)
+), matched AS (
+    SELECT s.id AS sid, u.* FROM u JOIN sends s ON s.id = u.send_id AND (s.wamid IS NULL OR s.wamid = u.wamid)
+    UNION ALL
+    SELECT s.id AS sid, u.* FROM u JOIN sends s ON s.wamid = u.wamid WHERE u.send_id IS NULL
+), agg AS (
+    SELECT sid,
+        (array_agg(status ORDER BY herald_status_rank(status) DESC))[1] AS status,
+        max(wamid) AS wamid,
+        max(wa_id) AS wa_id,
+        min(at) FILTER (WHERE status = 'sent') AS sent_at,
+        min(at) FILTER (WHERE status = 'delivered') AS delivered_at,
+        min(at) FILTER (WHERE status = 'read') AS read_at,
+        min(at) FILTER (WHERE status = 'failed') AS failed_at,
+        (array_agg(error_code) FILTER (WHERE status = 'failed'))[1] AS error_code,
+        (array_agg(error_title) FILTER (WHERE status = 'failed'))[1] AS error_title,
+        (array_agg(error_details) FILTER (WHERE status = 'failed'))[1] AS error_details,
+        (array_agg(pcat) FILTER (WHERE pcat <> ''))[1] AS pcat,
+        (array_agg(ptype) FILTER (WHERE ptype <> ''))[1] AS ptype,
+        bool_or(billable) AS billable
+    FROM matched GROUP BY sid
+), old AS (
+    SELECT s.id, s.status, s.billable, s.sent_at, s.delivered_at, s.read_at
+    FROM sends s JOIN agg ON agg.sid = s.id ORDER BY s.id FOR UPDATE OF s
+)
+UPDATE sends s SET
+    status = CASE WHEN herald_status_rank(agg.status) > herald_status_rank(old.status) THEN agg.status ELSE old.status END,
+    wamid = coalesce(s.wamid, agg.wamid),
+    wa_id = CASE WHEN s.wa_id = '' THEN coalesce(agg.wa_id, '') ELSE s.wa_id END,
+    sent_at = coalesce(s.sent_at, agg.sent_at),
+    delivered_at = coalesce(s.delivered_at, agg.delivered_at),
+    read_at = coalesce(s.read_at, agg.read_at),
+    failed_at = CASE WHEN agg.status = 'failed' AND old.status <> 'failed' THEN agg.failed_at ELSE s.failed_at END,
+    error_code = CASE WHEN agg.status = 'failed' AND old.status <> 'failed' THEN agg.error_code ELSE s.error_code END,
+    error_title = CASE WHEN agg.status = 'failed' AND old.status <> 'failed' THEN coalesce(agg.error_title, '') ELSE s.error_title END,
+    error_details = CASE WHEN agg.status = 'failed' AND old.status <> 'failed' THEN coalesce(agg.error_details, '') ELSE s.error_details END,
+    pricing_category = CASE WHEN s.pricing_category = '' THEN coalesce(agg.pcat, '') ELSE s.pricing_category END,
+    pricing_type = CASE WHEN s.pricing_type = '' THEN coalesce(agg.ptype, '') ELSE s.pricing_type END,
+    billable = coalesce(s.billable, agg.billable)
+FROM agg, old
+WHERE s.id = agg.sid AND old.id = agg.sid
+RETURNING s.id, s.wamid, s.campaign_id, old.status, s.status, s.country, s.pricing_category, s.error_code,
+    (herald_status_rank(old.status) IN (4, 5) AND old.billable IS TRUE) AS was_charged,
+    (herald_status_rank(s.status) IN (4, 5) AND s.billable IS TRUE) AS is_charged,
+    CASE WHEN old.sent_at IS NULL THEN s.sent_at END,
+    CASE WHEN old.delivered_at IS NULL THEN s.delivered_at END,
+    CASE WHEN old.read_at IS NULL THEN s.read_at END`
+
+const pendingInsertSQL = `
+INSERT INTO pending_statuses (wamid, send_id, status, occurred_at, payload)
+SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::timestamptz[], $5::jsonb[])`
+
+const pendingClaimSQL = `
+SELECT id, payload FROM pending_statuses ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`
+
+// inboundInsertSQL stores inbound messages once each (a replayed webhook
+// inserts nothing) and links each to the campaign send it answers: by the
+// context wamid, or by the send id in a herald button payload.
+const inboundInsertSQL = `
+WITH u AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                         $8::timestamptz[], $9::bigint[])
+        AS u(wamid, from_phone, context, kind, type, text, button, at, payload_send)
+)
+INSERT INTO inbound_messages (wamid, from_phone, contact_id, send_id, context_wamid, kind, type, text, button, occurred_at)
+SELECT DISTINCT ON (u.wamid) u.wamid, u.from_phone, c.id, coalesce(s.id, ps.id), u.context, u.kind, u.type, u.text, u.button, u.at
+FROM u
+LEFT JOIN contacts c ON c.phone = u.from_phone
+LEFT JOIN sends s ON u.context <> '' AND s.wamid = u.context
+LEFT JOIN sends ps ON ps.id = u.payload_send AND ps.contact_id = c.id
+ON CONFLICT (wamid) DO NOTHING
+RETURNING send_id, contact_id, kind, type, occurred_at, text`
+
+// sendEngagedSQL marks sends replied to or clicked, returning only the
+// first time each happens (the rollups count sends, not messages).
+const sendEngagedSQL = `
+WITH u AS (SELECT * FROM unnest($1::bigint[], $2::bool[], $3::timestamptz[]) AS u(id, click, at)),
+agg AS (
+    SELECT id, min(at) FILTER (WHERE click) AS clicked, min(at) FILTER (WHERE NOT click) AS replied FROM u GROUP BY id
+), old AS (
+    SELECT s.id, s.replied_at, s.clicked_at FROM sends s JOIN agg ON agg.id = s.id ORDER BY s.id FOR UPDATE OF s
+)
+UPDATE sends s SET replied_at = coalesce(s.replied_at, agg.replied), clicked_at = coalesce(s.clicked_at, agg.clicked)
+FROM agg, old WHERE s.id = agg.id AND old.id = agg.id
+RETURNING s.campaign_id,
+    CASE WHEN old.replied_at IS NULL THEN s.replied_at END,
+    CASE WHEN old.clicked_at IS NULL THEN s.clicked_at END`
+
+const contactConsentByPhoneSQL = `
+WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) AS u(phone, consent, source, at)),
+changed AS (
+    UPDATE contacts c SET consent = u.consent, consent_source = u.source, updated_at = now(),
+        opted_out_at = CASE WHEN u.consent = 'opted_out' THEN u.at ELSE c.opted_out_at END,
+        consent_at = CASE WHEN u.consent = 'opted_in' THEN u.at ELSE c.consent_at END
+    FROM u WHERE c.phone = u.phone AND c.consent <> u.consent
+    RETURNING c.id, u.consent, u.source, u.at
+)
+INSERT INTO consent_events (contact_id, consent, source, occurred_at) SELECT * FROM changed`
+
+const reconcileUnknownSQL = `
+WITH stale AS (
+    SELECT id FROM sends WHERE status = 'in_flight' AND in_flight_at < now() - make_interval(secs => $1)
+    ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED
+)
+UPDATE sends s SET status = 'unknown', error_title = 'outcome unknown',
+    error_details = 'no answer from the Cloud API and no status webhook before the deadline'
+FROM stale WHERE s.id = stale.id
+RETURNING s.campaign_id`
