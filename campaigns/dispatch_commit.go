@@ -166,9 +166,9 @@ func (d *Dispatcher) updateStreak(ctx context.Context, tx pgx.Tx, campaignID int
 	}
 	var status string
 	err := tx.QueryRow(ctx, `
-		UPDATE campaigns SET failure_streak_code = $2, failure_streak_count = $3,
-		    status = CASE WHEN $3 >= $4 AND status = 'running' THEN 'paused' ELSE status END,
-		    status_reason = CASE WHEN $3 >= $4 AND status = 'running' THEN $5 ELSE status_reason END
+		UPDATE campaigns SET failure_streak_code = $2::int, failure_streak_count = $3::int,
+		    status = CASE WHEN $3::int >= $4::int AND status = 'running' THEN 'paused' ELSE status END,
+		    status_reason = CASE WHEN $3::int >= $4::int AND status = 'running' THEN $5 ELSE status_reason END
 		WHERE id = $1 RETURNING status`,
 		campaignID, newCode, newCount, d.cfg.PauseAfter,
 		fmt.Sprintf("paused: %d consecutive sends failed with error %d %s", newCount, newCode, whatsapp.CodeTitle(newCode))).Scan(&status)

@@ -12,27 +12,30 @@ import (
 	"github.com/herald-sh/herald/internal/store"
 )
 
-// audienceSQL builds the statement that resolves a campaign's audience: the
-// distinct contacts of its lists that match its filters, each with the value
-// of every binding. User input never enters the SQL text: field names pick
-// fixed column expressions and everything else is a parameter.
-//
-// Parameters: $1 list ids, $2 filters (jsonb), then two per binding (source
-// key or literal, default).
-func audienceSQL(bindings []Binding) string {
+// audienceQuery builds the statement that resolves a campaign's audience:
+// the distinct contacts of its lists that match its filters, each with the
+// value of every binding, and its arguments. User input never enters the SQL
+// text: a field name picks one of a fixed set of column expressions and
+// everything else is a parameter. $1 is the list ids, $2 the filters.
+func audienceQuery(c *Campaign) (string, []any) {
+	filters, _ := json.Marshal(cmpMap(c.Filters))
+	args := []any{c.ListIDs, filters}
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d::text", len(args))
+	}
 	var exprs []string
-	for i, b := range bindings {
-		src, def := 3+2*i, 4+2*i
+	for _, b := range c.Bindings {
 		var e string
 		switch {
 		case b.Field == "":
-			e = fmt.Sprintf("$%d::text", src)
+			e = arg(b.Value)
 		case contactFields[b.Field]:
-			e = "c." + b.Field // one of a fixed set of column names
+			e = "c." + b.Field
 		default:
-			e = fmt.Sprintf("c.attributes->>($%d::text)", src)
+			e = "c.attributes->>" + arg(b.Field)
 		}
-		exprs = append(exprs, fmt.Sprintf("coalesce(nullif(btrim(%s), ''), nullif($%d::text, ''))", e, def))
+		exprs = append(exprs, fmt.Sprintf("coalesce(nullif(btrim(%s), ''), nullif(%s, ''))", e, arg(b.Default)))
 	}
 	params := "ARRAY[]::text[]"
 	if len(exprs) > 0 {
@@ -41,27 +44,19 @@ func audienceSQL(bindings []Binding) string {
 	return `SELECT c.id, c.phone, c.country, c.consent, ` + params + ` AS params
 FROM contacts c
 WHERE c.id IN (SELECT contact_id FROM list_members WHERE list_id = ANY($1::bigint[]))
-  AND c.attributes @> $2::jsonb`
+  AND c.attributes @> $2::jsonb`, args
 }
 
-func audienceArgs(c *Campaign) []any {
-	filters, _ := json.Marshal(cmpMap(c.Filters))
-	args := []any{c.ListIDs, filters}
-	for _, b := range c.Bindings {
-		if b.Field == "" {
-			args = append(args, b.Value, b.Default)
-		} else {
-			args = append(args, b.Field, b.Default)
-		}
+// expandQuery inserts the sends and the exclusions of a campaign in one
+// statement and reports the counts.
+func expandQuery(c *Campaign) (string, []any) {
+	audience, args := audienceQuery(c)
+	labels := make([]string, len(c.Bindings))
+	for i, b := range c.Bindings {
+		labels[i] = "missing " + b.label()
 	}
-	return args
-}
-
-// expandSQL inserts the sends and the exclusions of a campaign in one
-// statement and reports the counts. $n (after the audience's parameters) is
-// the campaign id, $n+1 the binding labels for missing_parameter details.
-func expandSQL(bindings []Binding) string {
-	n := 3 + 2*len(bindings)
+	args = append(args, c.ID, labels)
+	n := len(args) - 1
 	return fmt.Sprintf(`WITH audience AS MATERIALIZED (%s),
 excluded AS (
     INSERT INTO campaign_exclusions (campaign_id, contact_id, reason, detail)
@@ -82,7 +77,7 @@ inserted AS (
 SELECT (SELECT count(*) FROM audience),
        (SELECT count(*) FROM inserted), coalesce((SELECT min(id) FROM inserted), 0), coalesce((SELECT max(id) FROM inserted), 0),
        coalesce((SELECT jsonb_object_agg(reason, n) FROM (SELECT reason, count(*) AS n FROM excluded GROUP BY reason) r), '{}')`,
-		audienceSQL(bindings), n, n+1)
+		audience, n, n+1), args
 }
 
 // Expansion is what starting a campaign produced.
@@ -133,15 +128,11 @@ func (s *Service) expandTx(ctx context.Context, tx pgx.Tx, c *Campaign) (*Expans
 	if err := setStatus(ctx, tx, c.ID, "running", "", "draft", "scheduled"); err != nil {
 		return nil, err
 	}
-	labels := make([]string, len(c.Bindings))
-	for i, b := range c.Bindings {
-		labels[i] = "missing " + b.label()
-	}
-	args := append(audienceArgs(c), c.ID, labels)
+	query, args := expandQuery(c)
 	exp := &Expansion{}
 	var first, last int64
 	var skipped []byte
-	if err := tx.QueryRow(ctx, expandSQL(c.Bindings), args...).Scan(&exp.Audience, &exp.Sends, &first, &last, &skipped); err != nil {
+	if err := tx.QueryRow(ctx, query, args...).Scan(&exp.Audience, &exp.Sends, &first, &last, &skipped); err != nil {
 		return nil, fmt.Errorf("expand campaign %d: %w", c.ID, err)
 	}
 	if err := json.Unmarshal(skipped, &exp.Skipped); err != nil {

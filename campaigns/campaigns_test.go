@@ -1,0 +1,430 @@
+package campaigns
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/stretchr/testify/require"
+
+	"github.com/herald-sh/herald/internal/storetest"
+	"github.com/herald-sh/herald/internal/whatsapp"
+)
+
+func TestMain(m *testing.M) { storetest.Main(m) }
+
+var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func TestParseBinding(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		in   string
+		want Binding
+		err  bool
+	}{
+		{in: "1=name", want: Binding{Component: "body", Param: "1", Field: "name"}},
+		{in: "first_name=attr:first", want: Binding{Component: "body", Param: "first_name", Field: "first"}},
+		{in: "header.1='Sale'", want: Binding{Component: "header", Param: "1", Value: "Sale"}},
+		{in: "button.1=attr:order,default=X,format=upper", want: Binding{Component: "button", Index: 1, Param: "1", Field: "order", Default: "X", Format: "upper"}},
+		{in: "1=", err: true},
+		{in: "footer.1=name", err: true},
+		{in: "1=name,color=red", err: true},
+		{in: "button.x=name", err: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := ParseBinding(tc.in)
+			if tc.err {
+				require.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func promoTemplate() Template {
+	info := whatsapp.TemplateInfo{Name: "promo", Language: "pt_BR", Status: "APPROVED", Category: "MARKETING",
+		Components: []whatsapp.TemplateComponent{
+			{Type: "BODY", Text: "Olá {{1}}, sua oferta em {{2}} vence {{3}}."},
+			{Type: "BUTTONS", Buttons: []whatsapp.TemplateButton{{Type: "QUICK_REPLY", Text: "Stop promotions"}, {Type: "URL", Text: "Ver", URL: "https://x.example/o/{{1}}"}}},
+		}}
+	return templateFromInfo(1, info)
+}
+
+func TestValidateAndBuildComponents(t *testing.T) {
+	t.Parallel()
+	tpl := promoTemplate()
+	bindings := []Binding{
+		{Component: "body", Param: "1", Field: "name"},
+		{Component: "body", Param: "2", Field: "city", Format: "upper"},
+		{Component: "body", Param: "3", Field: "due", Format: "date:02/01/2006"},
+		{Component: "button", Index: 1, Param: "1", Field: "code"},
+	}
+	require.NoError(t, ValidateBindings(tpl, bindings))
+
+	err := ValidateBindings(tpl, bindings[:2])
+	var ve *ValidationError
+	require.ErrorAs(t, err, &ve)
+	require.Equal(t, "not bound", ve.Fields["body.3"])
+	require.Equal(t, "not bound", ve.Fields["button.1"])
+	require.ErrorAs(t, ValidateBindings(tpl, append(bindings, Binding{Component: "body", Param: "9", Field: "x"})), &ve)
+	require.Contains(t, ve.Fields["body.9"], "no such parameter")
+
+	comps, err := BuildComponents(tpl, bindings, []string{"Ana", "Recife", "2026-12-01", "ORD-7"}, 42)
+	require.NoError(t, err)
+	b, err := json.Marshal(comps)
+	require.NoError(t, err)
+	require.JSONEq(t, `[
+		{"type":"body","parameters":[{"type":"text","text":"Ana"},{"type":"text","text":"RECIFE"},{"type":"date_time","date_time":{"fallback_value":"01/12/2026"}}]},
+		{"type":"button","sub_type":"quick_reply","index":"0","parameters":[{"type":"payload","payload":"herald:42:0"}]},
+		{"type":"button","sub_type":"url","index":"1","parameters":[{"type":"text","text":"ORD-7"}]}
+	]`, string(b))
+
+	_, err = BuildComponents(tpl, bindings, []string{"Ana", "Recife", "not a date", "ORD-7"}, 42)
+	require.ErrorContains(t, err, "not an ISO date")
+}
+
+func TestFoldText(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, "NAO QUERO", foldText("  Não   quero! "))
+	require.Equal(t, "STOP", foldText("stop."))
+	require.Equal(t, "DAR DE BAJA", foldText("Dar de baja"))
+}
+
+// fixture is a campaign ready to start: a list of contacts, a template, a
+// sender.
+type fixture struct {
+	pool     *pgxpool.Pool
+	svc      *Service
+	jobs     *recordingInserter
+	campaign *Campaign
+	contacts map[string]int64 // phone → id
+}
+
+// recordingInserter stands in for the River client where a test runs the
+// dispatcher itself; it keeps the args it was given, and inserts nothing.
+type recordingInserter struct {
+	mu   sync.Mutex
+	args []river.JobArgs
+}
+
+func (r *recordingInserter) InsertManyFastTx(_ context.Context, _ pgx.Tx, params []river.InsertManyParams) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, p := range params {
+		r.args = append(r.args, p.Args)
+	}
+	return len(params), nil
+}
+
+type contactRow struct {
+	phone, name, consent string
+	attrs                map[string]string
+}
+
+func newFixture(t *testing.T, pool *pgxpool.Pool, contacts []contactRow, bindings []Binding) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	f := &fixture{pool: pool, jobs: &recordingInserter{}, contacts: map[string]int64{}}
+	f.svc = NewService(discard, pool, f.jobs, Config{BatchSize: 3})
+	_, err := TemplateUpsert(ctx, pool, promoTemplate().Info)
+	require.NoError(t, err)
+	_, err = SenderUpsert(ctx, pool, Sender{PhoneNumberID: "555001", RatePerSecond: 80})
+	require.NoError(t, err)
+	var listID int64
+	require.NoError(t, pool.QueryRow(ctx, `INSERT INTO lists (name) VALUES ('l') RETURNING id`).Scan(&listID))
+	for _, c := range contacts {
+		attrs, _ := json.Marshal(c.attrs)
+		var id int64
+		require.NoError(t, pool.QueryRow(ctx, `INSERT INTO contacts (phone, name, consent, attributes, country) VALUES ($1, $2, $3, $4, 'BR') RETURNING id`,
+			c.phone, c.name, c.consent, attrs).Scan(&id))
+		_, err := pool.Exec(ctx, `INSERT INTO list_members (list_id, contact_id) VALUES ($1, $2)`, listID, id)
+		require.NoError(t, err)
+		f.contacts[c.phone] = id
+	}
+	camp, err := f.svc.Create(ctx, NewCampaign{Name: "c", Template: "promo", Language: "pt_BR", PhoneNumberID: "555001",
+		Lists: []string{"l"}, Bindings: bindings})
+	require.NoError(t, err)
+	f.campaign = camp
+	return f
+}
+
+var promoBindings = []Binding{
+	{Component: "body", Param: "1", Field: "name"},
+	{Component: "body", Param: "2", Field: "city", Default: "sua cidade"},
+	{Component: "body", Param: "3", Value: "2026-12-01", Format: "date:02/01"},
+	{Component: "button", Index: 1, Param: "1", Field: "code"},
+}
+
+func attrs(city, code string) map[string]string {
+	m := map[string]string{"code": code}
+	if city != "" {
+		m["city"] = city
+	}
+	return m
+}
+
+// recount reads the truth from the sends rows and compares it with the
+// rollups.
+func requireRollupsExact(t *testing.T, pool *pgxpool.Pool, campaignID int64) map[string]int64 {
+	t.Helper()
+	ctx := context.Background()
+	truth := map[string]int64{}
+	rows, err := pool.Query(ctx, `SELECT status, count(*) FROM sends WHERE campaign_id = $1 GROUP BY status`, campaignID)
+	require.NoError(t, err)
+	for rows.Next() {
+		var s string
+		var n int64
+		require.NoError(t, rows.Scan(&s, &n))
+		truth[s] = n
+	}
+	require.NoError(t, rows.Err())
+	var replied, clicked int64
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(replied_at), count(clicked_at) FROM sends WHERE campaign_id = $1`, campaignID).Scan(&replied, &clicked))
+	rolled := map[string]int64{}
+	var rr, rc int64
+	row := pool.QueryRow(ctx, `SELECT coalesce(sum(queued),0), coalesce(sum(in_flight),0), coalesce(sum(accepted),0), coalesce(sum(unknown),0),
+		coalesce(sum(sent),0), coalesce(sum(delivered),0), coalesce(sum(read),0), coalesce(sum(failed),0), coalesce(sum(cancelled),0),
+		coalesce(sum(replied),0), coalesce(sum(clicked),0) FROM campaign_rollups WHERE campaign_id = $1`, campaignID)
+	vals := make([]int64, len(rollupStatuses))
+	dest := []any{}
+	for i := range vals {
+		dest = append(dest, &vals[i])
+	}
+	require.NoError(t, row.Scan(append(dest, &rr, &rc)...))
+	for i, s := range rollupStatuses {
+		if vals[i] != 0 {
+			rolled[s] = vals[i]
+		}
+	}
+	require.Equal(t, truth, rolled, "rollups must equal a recount of sends")
+	require.Equal(t, replied, rr, "replied")
+	require.Equal(t, clicked, rc, "clicked")
+	return truth
+}
+
+func TestExpansion(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, pool := storetest.DB(t)
+	f := newFixture(t, pool, []contactRow{
+		{"+5511900000001", "Ana", "opted_in", attrs("Recife", "A1")},
+		{"+5511900000002", "Bia", "opted_in", attrs("", "B2")},  // city falls back to the default
+		{"+5511900000003", "", "opted_in", attrs("Natal", "C3")}, // no name: missing parameter
+		{"+5511900000004", "Caio", "not_opted_in", attrs("Natal", "D4")},
+		{"+5511900000005", "Duda", "opted_out", attrs("Natal", "E5")},
+		{"+5511900000006", "Eva", "opted_in", attrs("Natal", "")}, // no code
+		{"+5511900000007", "Fabi", "opted_in", attrs("Natal", "G7")},
+	}, promoBindings)
+
+	exp, err := f.svc.Start(ctx, f.campaign.ID)
+	require.NoError(t, err)
+	require.Equal(t, int64(7), exp.Audience)
+	require.Equal(t, int64(3), exp.Sends)
+	require.Equal(t, map[string]int64{"missing_parameter": 2, "not_opted_in": 1, "opted_out": 1}, exp.Skipped)
+	require.Equal(t, 1, exp.Jobs, "three sends, batch size three")
+
+	var detail string
+	require.NoError(t, pool.QueryRow(ctx, `SELECT detail FROM campaign_exclusions WHERE contact_id = $1`, f.contacts["+5511900000003"]).Scan(&detail))
+	require.Equal(t, "missing body {{1}} ← name", detail)
+	var params []string
+	require.NoError(t, pool.QueryRow(ctx, `SELECT params FROM sends WHERE contact_id = $1`, f.contacts["+5511900000002"]).Scan(&params))
+	require.Equal(t, []string{"Bia", "sua cidade", "2026-12-01", "B2"}, params)
+
+	c, err := f.svc.Get(ctx, f.campaign.ID)
+	require.NoError(t, err)
+	require.Equal(t, "running", c.Status)
+	require.Equal(t, map[string]int64{"queued": 3}, requireRollupsExact(t, pool, c.ID))
+
+	_, err = f.svc.Start(ctx, f.campaign.ID)
+	require.ErrorIs(t, err, ErrInvalidTransition, "a campaign expands once")
+}
+
+// scriptedAPI answers each recipient from a script, and counts requests.
+type scriptedAPI struct {
+	mu     sync.Mutex
+	script map[string][]error // per phone, consumed in order; nil = accept
+	calls  map[string]int
+	seq    int
+}
+
+func (s *scriptedAPI) SendTemplate(_ context.Context, _ string, msg whatsapp.TemplateMessage) (*whatsapp.SendResponse, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls[msg.To]++
+	if errs := s.script[msg.To]; len(errs) > 0 {
+		s.script[msg.To] = errs[1:]
+		if errs[0] != nil {
+			return nil, errs[0]
+		}
+	}
+	s.seq++
+	return &whatsapp.SendResponse{
+		Contacts: []whatsapp.ResponseContact{{Input: msg.To, WaID: msg.To[1:]}},
+		Messages: []whatsapp.ResponseMessage{{ID: fmt.Sprintf("wamid.%d", s.seq)}},
+	}, nil
+}
+
+type noThrottle struct{ slowDowns int }
+
+func (n *noThrottle) Wait(ctx context.Context, _ int64) error { return ctx.Err() }
+func (n *noThrottle) SlowDown(int64)                        { n.slowDowns++ }
+
+func apiErr(code int) error { return &whatsapp.Error{HTTPStatus: 400, Code: code, Message: "x"} }
+
+func runJobs(t *testing.T, d *Dispatcher, f *fixture) []error {
+	t.Helper()
+	var errs []error
+	for _, a := range f.jobs.args {
+		if args, ok := a.(SendBatchArgs); ok {
+			errs = append(errs, d.dispatch(context.Background(), args))
+		}
+	}
+	return errs
+}
+
+func TestDispatchOutcomes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, pool := storetest.DB(t)
+	var contacts []contactRow
+	for i := 1; i <= 6; i++ {
+		contacts = append(contacts, contactRow{fmt.Sprintf("+551190000000%d", i), "N", "opted_in", attrs("X", "C")})
+	}
+	f := newFixture(t, pool, contacts, promoBindings)
+	api := &scriptedAPI{calls: map[string]int{}, script: map[string][]error{
+		"+5511900000002": {apiErr(131026)},               // undeliverable: fails
+		"+5511900000003": {apiErr(130429)},               // throttled: slows down, retried later, free
+		"+5511900000004": {apiErr(131050)},               // stopped marketing: fails, opts out
+		"+5511900000005": {fmt.Errorf("x: %w", whatsapp.ErrOutcomeUnknown)}, // answer lost: stays in flight
+	}}
+	thr := &noThrottle{}
+	d := NewDispatcher(discard, pool, api, thr, DispatchConfig{ChunkSize: 4})
+	_, err := f.svc.Start(ctx, f.campaign.ID)
+	require.NoError(t, err)
+
+	errs := runJobs(t, d, f)
+	require.Len(t, errs, 2)
+	var snooze *river.JobSnoozeError
+	require.ErrorAs(t, errs[0], &snooze, "the throttled send waits in the first range")
+	require.Equal(t, 1, thr.slowDowns)
+
+	status := func(phone string) (s string, attempts int16, code *int32) {
+		require.NoError(t, pool.QueryRow(ctx, `SELECT status, attempts, error_code FROM sends WHERE contact_id = $1`, f.contacts[phone]).Scan(&s, &attempts, &code))
+		return
+	}
+	s, _, code := status("+5511900000002")
+	require.Equal(t, "failed", s)
+	require.EqualValues(t, 131026, *code)
+	s, attempts, _ := status("+5511900000003")
+	require.Equal(t, "queued", s)
+	require.Zero(t, attempts, "a throttled attempt is not counted")
+	s, _, _ = status("+5511900000004")
+	require.Equal(t, "failed", s)
+	var consent string
+	require.NoError(t, pool.QueryRow(ctx, `SELECT consent FROM contacts WHERE id = $1`, f.contacts["+5511900000004"]).Scan(&consent))
+	require.Equal(t, "opted_out", consent)
+	s, _, _ = status("+5511900000005")
+	require.Equal(t, "in_flight", s, "an unknown outcome is never resent blindly")
+	s, _, _ = status("+5511900000001")
+	require.Equal(t, "accepted", s)
+	requireRollupsExact(t, pool, f.campaign.ID)
+
+	// The retry goes out once due; the lost answer is reconciled by the
+	// deadline. Nobody is messaged twice.
+	_, err = pool.Exec(ctx, `UPDATE sends SET next_attempt_at = now() WHERE status = 'queued'`)
+	require.NoError(t, err)
+	for _, err := range runJobs(t, d, f) {
+		require.NoError(t, err)
+	}
+	n, err := Reconcile(ctx, pool, 0)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	truth := requireRollupsExact(t, pool, f.campaign.ID)
+	require.Equal(t, map[string]int64{"accepted": 3, "failed": 2, "unknown": 1}, truth)
+	for phone, calls := range api.calls {
+		if phone == "+5511900000003" {
+			require.Equal(t, 2, calls, "throttled once, then accepted")
+			continue
+		}
+		require.Equal(t, 1, calls, phone)
+	}
+	c, err := f.svc.Get(ctx, f.campaign.ID)
+	require.NoError(t, err)
+	require.Equal(t, "completed", c.Status)
+}
+
+func TestDispatchPausesOnTemplateError(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, pool := storetest.DB(t)
+	var contacts []contactRow
+	for i := 1; i <= 5; i++ {
+		contacts = append(contacts, contactRow{fmt.Sprintf("+551190000001%d", i), "N", "opted_in", attrs("X", "C")})
+	}
+	f := newFixture(t, pool, contacts, promoBindings)
+	script := map[string][]error{}
+	for _, c := range contacts {
+		script[c.phone] = []error{apiErr(132001)}
+	}
+	api := &scriptedAPI{calls: map[string]int{}, script: script}
+	d := NewDispatcher(discard, pool, api, &noThrottle{}, DispatchConfig{ChunkSize: 1})
+	_, err := f.svc.Start(ctx, f.campaign.ID)
+	require.NoError(t, err)
+	for _, err := range runJobs(t, d, f) {
+		require.NoError(t, err)
+	}
+	c, err := f.svc.Get(ctx, f.campaign.ID)
+	require.NoError(t, err)
+	require.Equal(t, "paused", c.Status)
+	require.Contains(t, c.StatusReason, "132001")
+	require.Equal(t, 1, len(api.calls), "one failure pauses the campaign: the list is not burned")
+	truth := requireRollupsExact(t, pool, c.ID)
+	require.Equal(t, map[string]int64{"queued": 5}, truth, "nothing lost: every send waits for resume")
+
+	// Resume after the template is fixed: everything goes out once.
+	f.jobs.args = nil
+	api.mu.Lock()
+	clear(api.script)
+	api.mu.Unlock()
+	require.NoError(t, f.svc.Resume(ctx, c.ID))
+	for _, err := range runJobs(t, d, f) {
+		require.NoError(t, err)
+	}
+	require.Equal(t, map[string]int64{"accepted": 5}, requireRollupsExact(t, pool, c.ID))
+
+	// Lifecycle rules hold.
+	require.ErrorIs(t, f.svc.Resume(ctx, c.ID), ErrInvalidTransition)
+}
+
+func TestCancelMovesQueuedSends(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, pool := storetest.DB(t)
+	f := newFixture(t, pool, []contactRow{
+		{"+5511900000021", "A", "opted_in", attrs("X", "C")},
+		{"+5511900000022", "B", "opted_in", attrs("X", "C")},
+	}, promoBindings)
+	_, err := f.svc.Start(ctx, f.campaign.ID)
+	require.NoError(t, err)
+	require.NoError(t, f.svc.Pause(ctx, f.campaign.ID, ""))
+	require.NoError(t, f.svc.Cancel(ctx, f.campaign.ID))
+	require.Equal(t, map[string]int64{"cancelled": 2}, requireRollupsExact(t, pool, f.campaign.ID))
+	d := NewDispatcher(discard, pool, &scriptedAPI{calls: map[string]int{}}, &noThrottle{}, DispatchConfig{})
+	for _, err := range runJobs(t, d, f) {
+		require.NoError(t, err)
+	}
+	require.Equal(t, map[string]int64{"cancelled": 2}, requireRollupsExact(t, pool, f.campaign.ID), "a cancelled campaign sends nothing")
+}
+
+var _ = time.Second

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/herald-sh/herald/campaigns"
+	"github.com/herald-sh/herald/internal/httpapi"
+	"github.com/herald-sh/herald/internal/throttle"
+	"github.com/herald-sh/herald/internal/whatsapp"
+)
+
+// engineOptions chooses what a process runs.
+type engineOptions struct {
+	// API sends messages; nil builds a Cloud API client from the config.
+	API campaigns.MessageSender
+	// Work runs River workers (dispatch, reconciliation, the applier).
+	Work bool
+	// Listener serves HTTP (webhooks, API, metrics); nil serves nothing.
+	Listener net.Listener
+	// SendWorkers is how many dispatch jobs run at once in this process.
+	SendWorkers int
+	// UnknownAfter is how long an unanswered send may stay in flight.
+	UnknownAfter time.Duration
+	// JobTimeout bounds one dispatch job; a job of a killed process is
+	// rescued after twice that.
+	JobTimeout time.Duration
+}
+
+// engine is a running herald process: River, dispatch, the webhook applier
+// and the HTTP server, wired from the configuration.
+type engine struct {
+	logger  *slog.Logger
+	pool    *pgxpool.Pool
+	river   *river.Client[pgx.Tx]
+	service *campaigns.Service
+	applier *campaigns.Applier
+	limiter *throttle.Limiter
+	server  *httpapi.Server
+	http    *http.Server
+	opts    engineOptions
+	httpErr chan error
+}
+
+func (a *app) newEngine(pool *pgxpool.Pool, opts engineOptions) (*engine, error) {
+	if opts.SendWorkers == 0 {
+		opts.SendWorkers = 20
+	}
+	if opts.UnknownAfter == 0 {
+		opts.UnknownAfter = 10 * time.Minute
+	}
+	if opts.JobTimeout == 0 {
+		opts.JobTimeout = 10 * time.Minute
+	}
+	api := opts.API
+	if api == nil {
+		api = whatsapp.NewClient(whatsapp.Config{BaseURL: a.cfg.APIURL, APIVersion: a.cfg.APIVersion, Token: a.cfg.Token})
+	}
+	e := &engine{logger: a.logger, pool: pool, opts: opts, httpErr: make(chan error, 1)}
+	e.limiter = throttle.NewLimiter(a.logger, pool, throttle.Config{})
+	e.applier = campaigns.NewApplier(a.logger, pool, campaigns.ApplierConfig{})
+	dispatcher := campaigns.NewDispatcher(a.logger, pool, api, e.limiter, campaigns.DispatchConfig{})
+
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &campaigns.SendBatchWorker{Dispatcher: dispatcher})
+	river.AddWorker(workers, &campaigns.ReconcileWorker{Pool: pool, UnknownAfter: opts.UnknownAfter})
+	// StartWorker needs the service, which needs the client: set below.
+	startWorker := &campaigns.StartWorker{}
+	river.AddWorker(workers, startWorker)
+
+	rcfg := &river.Config{
+		Logger:               quietRiver(a.logger),
+		Workers:              workers,
+		JobTimeout:           opts.JobTimeout,
+		RescueStuckJobsAfter: 2 * opts.JobTimeout,
+		PeriodicJobs: []*river.PeriodicJob{
+			river.NewPeriodicJob(river.PeriodicInterval(15*time.Second),
+				func() (river.JobArgs, *river.InsertOpts) { return campaigns.ReconcileArgs{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true}),
+		},
+	}
+	if opts.Work {
+		rcfg.Queues = map[string]river.QueueConfig{
+			river.QueueDefault:  {MaxWorkers: 4},
+			campaigns.QueueSends: {MaxWorkers: opts.SendWorkers},
+		}
+		rcfg.FetchCooldown = 20 * time.Millisecond
+		rcfg.FetchPollInterval = 200 * time.Millisecond
+	}
+	client, err := river.NewClient(riverpgxv5.New(pool), rcfg)
+	if err != nil {
+		return nil, fmt.Errorf("river client: %w", err)
+	}
+	e.river = client
+	e.service = campaigns.NewService(a.logger, pool, client, campaigns.Config{})
+	startWorker.Service = e.service
+
+	if opts.Listener != nil {
+		e.server = httpapi.NewServer(a.logger, pool, httpapi.Config{
+			AppSecret:   a.cfg.AppSecret,
+			VerifyToken: a.cfg.VerifyToken,
+		})
+		e.server.OnStored(e.applier.Wake)
+		e.http = &http.Server{Handler: e.server.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	}
+	return e, nil
+}
+
+func (e *engine) start(ctx context.Context) error {
+	if e.server != nil {
+		e.server.Start(ctx)
+		go func() {
+			if err := e.http.Serve(e.opts.Listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				e.httpErr <- err
+			}
+		}()
+	}
+	if e.opts.Work {
+		if err := e.limiter.Start(ctx); err != nil {
+			return fmt.Errorf("start throttle: %w", err)
+		}
+		e.applier.Start(ctx)
+		if err := e.river.Start(ctx); err != nil {
+			return fmt.Errorf("start river: %w", err)
+		}
+	}
+	return nil
+}
+
+// stop shuts down in order: HTTP (no new webhooks), River (jobs finish their
+// chunk), the applier, the throttle membership.
+func (e *engine) stop(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if e.http != nil {
+		if err := e.http.Shutdown(ctx); err != nil {
+			e.logger.Error("http shutdown", slog.Any("error", err))
+		}
+		e.server.Stop()
+	}
+	if e.opts.Work {
+		if err := e.river.Stop(ctx); err != nil {
+			e.logger.Error("river stop", slog.Any("error", err))
+		}
+		e.applier.Stop()
+		e.limiter.Stop()
+	}
+}
+
+// quietRiver keeps River's info chatter (client started, leader elected) out
+// of herald's output; its warnings and errors still show.
+func quietRiver(l *slog.Logger) *slog.Logger {
+	return slog.New(minLevel{l.Handler(), slog.LevelWarn})
+}
+
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (m minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= m.min && m.Handler.Enabled(ctx, l)
+}
+
+func (m minLevel) WithAttrs(a []slog.Attr) slog.Handler { return minLevel{m.Handler.WithAttrs(a), m.min} }
+func (m minLevel) WithGroup(n string) slog.Handler     { return minLevel{m.Handler.WithGroup(n), m.min} }
