@@ -219,7 +219,7 @@ func TestExpansion(t *testing.T) {
 	_, pool := storetest.DB(t)
 	f := newFixture(t, pool, []contactRow{
 		{"+5511900000001", "Ana", "opted_in", attrs("Recife", "A1")},
-		{"+5511900000002", "Bia", "opted_in", attrs("", "B2")},  // city falls back to the default
+		{"+5511900000002", "Bia", "opted_in", attrs("", "B2")},   // city falls back to the default
 		{"+5511900000003", "", "opted_in", attrs("Natal", "C3")}, // no name: missing parameter
 		{"+5511900000004", "Caio", "not_opted_in", attrs("Natal", "D4")},
 		{"+5511900000005", "Duda", "opted_out", attrs("Natal", "E5")},
@@ -278,7 +278,7 @@ func (s *scriptedAPI) SendTemplate(_ context.Context, _ string, msg whatsapp.Tem
 type noThrottle struct{ slowDowns int }
 
 func (n *noThrottle) Wait(ctx context.Context, _ int64) error { return ctx.Err() }
-func (n *noThrottle) SlowDown(int64)                        { n.slowDowns++ }
+func (n *noThrottle) SlowDown(int64)                          { n.slowDowns++ }
 
 func apiErr(code int) error { return &whatsapp.Error{HTTPStatus: 400, Code: code, Message: "x"} }
 
@@ -303,9 +303,9 @@ func TestDispatchOutcomes(t *testing.T) {
 	}
 	f := newFixture(t, pool, contacts, promoBindings)
 	api := &scriptedAPI{calls: map[string]int{}, script: map[string][]error{
-		"+5511900000002": {apiErr(131026)},               // undeliverable: fails
-		"+5511900000003": {apiErr(130429)},               // throttled: slows down, retried later, free
-		"+5511900000004": {apiErr(131050)},               // stopped marketing: fails, opts out
+		"+5511900000002": {apiErr(131026)},                                  // undeliverable: fails
+		"+5511900000003": {apiErr(130429)},                                  // throttled: slows down, retried later, free
+		"+5511900000004": {apiErr(131050)},                                  // stopped marketing: fails, opts out
 		"+5511900000005": {fmt.Errorf("x: %w", whatsapp.ErrOutcomeUnknown)}, // answer lost: stays in flight
 	}}
 	thr := &noThrottle{}

@@ -91,7 +91,7 @@ func (a *app) newEngine(pool *pgxpool.Pool, opts engineOptions) (*engine, error)
 	}
 	if opts.Work {
 		rcfg.Queues = map[string]river.QueueConfig{
-			river.QueueDefault:  {MaxWorkers: 4},
+			river.QueueDefault:   {MaxWorkers: 4},
 			campaigns.QueueSends: {MaxWorkers: opts.SendWorkers},
 		}
 		rcfg.FetchCooldown = 20 * time.Millisecond
@@ -172,5 +172,7 @@ func (m minLevel) Enabled(ctx context.Context, l slog.Level) bool {
 	return l >= m.min && m.Handler.Enabled(ctx, l)
 }
 
-func (m minLevel) WithAttrs(a []slog.Attr) slog.Handler { return minLevel{m.Handler.WithAttrs(a), m.min} }
-func (m minLevel) WithGroup(n string) slog.Handler     { return minLevel{m.Handler.WithGroup(n), m.min} }
+func (m minLevel) WithAttrs(a []slog.Attr) slog.Handler {
+	return minLevel{m.Handler.WithAttrs(a), m.min}
+}
+func (m minLevel) WithGroup(n string) slog.Handler { return minLevel{m.Handler.WithGroup(n), m.min} }
