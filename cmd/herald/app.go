@@ -52,6 +52,14 @@ func (a *app) rootCmd() *cobra.Command {
 		a.migrateCmd(),
 		a.importCmd(),
 		a.contactsCmd(),
+		a.serveCmd(),
+		a.workerCmd(),
+		a.simCmd(),
+		a.demoCmd(),
+		a.campaignCmd(),
+		a.templatesCmd(),
+		a.sendersCmd(),
+		a.reportCmd(),
 	)
 	return root
 }
