@@ -1,0 +1,55 @@
+# herald — the two commands a fresh machine needs are `make demo` and `make test`.
+SHELL := /bin/bash
+export PATH := /usr/local/go/bin:$(PATH)
+GO ?= go
+FUZZTIME ?= 5s
+
+.PHONY: demo test vet unit fuzz build bench bench-import bench-webhooks bench-throttle bench-report postgres clean
+
+## demo: import a sample list, run a campaign against the simulator, print the report
+demo: postgres build
+	./bin/herald demo
+
+## test: vet, every test with the race detector, and a short run of each fuzz target
+test: postgres vet unit fuzz
+
+build:
+	$(GO) build -o bin/herald ./cmd/herald
+
+vet:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -race -timeout 20m ./...
+
+# Each fuzz target runs for FUZZTIME (go test -fuzz takes one target at a time).
+fuzz:
+	@set -e; for t in $$(scripts/fuzz-targets.sh); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
+
+## postgres: make sure a PostgreSQL server answers on 127.0.0.1:5432 (installs and starts one if needed)
+postgres:
+	@scripts/ensure-postgres.sh
+
+bench: bench-import bench-throttle bench-webhooks bench-report
+
+bench-import: build
+	./bin/herald bench import --rows 1000000 --format csv
+	./bin/herald bench import --rows 1000000 --format xlsx
+
+bench-webhooks: build
+	./bin/herald bench webhooks --duration 20s
+
+bench-throttle:
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./internal/throttle/
+
+bench-report:
+	$(GO) test -run '^$$' -bench BenchmarkCampaignReport -benchtime 200x ./internal/report/
+
+clean:
+	rm -rf bin .herald

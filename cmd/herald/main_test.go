@@ -1,0 +1,102 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/herald-sh/herald/internal/report"
+	"github.com/herald-sh/herald/internal/storetest"
+)
+
+func TestMain(m *testing.M) { storetest.Main(m) }
+
+func runHerald(t *testing.T, env map[string]string, args ...string) (string, string, int) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), args, func(k string) string { return env[k] }, strings.NewReader(""), &stdout, &stderr)
+	return stdout.String(), stderr.String(), code
+}
+
+// TestDemoEndToEnd is the thin path: import, templates through the client,
+// campaign expansion, River dispatch under the throttle to the simulator,
+// signed webhooks back through the receiver, application, report. Twice in
+// a row on one database, as `make demo` is run.
+func TestDemoEndToEnd(t *testing.T) {
+	t.Parallel()
+	dsn, pool := storetest.DB(t)
+	env := map[string]string{"DATABASE_URL": dsn, "HERALD_LOG_LEVEL": "warn"}
+	for run := 1; run <= 2; run++ {
+		stdout, stderr, code := runHerald(t, env, "demo", "--json", "--rate", "400")
+		require.Equal(t, 0, code, "run %d: %s", run, stderr)
+		var rep struct {
+			CampaignID   int64            `json:"campaign_id"`
+			Audience     int64            `json:"audience"`
+			Skipped      map[string]int64 `json:"skipped"`
+			Sent         int64            `json:"sent"`
+			Delivered    int64            `json:"delivered"`
+			Read         int64            `json:"read"`
+			Failed       int64            `json:"failed"`
+			FailedByCode map[string]int64 `json:"failed_by_code"`
+			Replied      *int64           `json:"replied"`
+			Clicked      *int64           `json:"clicked"`
+			Cost         struct {
+				Currency string   `json:"currency"`
+				Total    *float64 `json:"total"`
+			} `json:"cost"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(stdout), &rep), stdout)
+		var skipped int64
+		for _, n := range rep.Skipped {
+			skipped += n
+		}
+		require.Positive(t, rep.Audience)
+		require.Equal(t, rep.Audience, rep.Sent+rep.Failed+skipped, "every recipient in exactly one final state")
+		require.Positive(t, rep.Skipped["not_opted_in"], "the sample has contacts who did not opt in")
+		require.GreaterOrEqual(t, float64(rep.Delivered), 0.9*float64(rep.Sent))
+		var byCode int64
+		for _, n := range rep.FailedByCode {
+			byCode += n
+		}
+		require.Equal(t, rep.Failed, byCode)
+		require.NotNil(t, rep.Replied)
+		require.NotNil(t, rep.Clicked)
+		require.Equal(t, "USD", rep.Cost.Currency)
+		require.NotNil(t, rep.Cost.Total)
+		require.Positive(t, *rep.Cost.Total)
+
+		v, err := report.Verify(context.Background(), pool, rep.CampaignID)
+		require.NoError(t, err)
+		require.True(t, v.OK, "rollups equal a recount: %v", v.Mismatches)
+
+		// Nobody was messaged twice: one send per contact and campaign, and
+		// the simulator accepted one message per send.
+		var dup int
+		require.NoError(t, pool.QueryRow(context.Background(),
+			`SELECT count(*) FROM (SELECT wamid FROM sends WHERE campaign_id = $1 AND wamid IS NOT NULL GROUP BY wamid HAVING count(*) > 1) d`,
+			rep.CampaignID).Scan(&dup))
+		require.Zero(t, dup)
+	}
+}
+
+func TestConfigErrorsListEveryField(t *testing.T) {
+	t.Parallel()
+	_, stderr, code := runHerald(t, map[string]string{"HERALD_LOG_LEVEL": "loud", "HERALD_LOG_FORMAT": "xml"}, "migrate")
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, `log level "loud"`)
+	require.Contains(t, stderr, `log format "xml"`)
+}
+
+func TestSecretsNeverPrinted(t *testing.T) {
+	t.Parallel()
+	_, stderr, code := runHerald(t, map[string]string{"WHATSAPP_TOKEN": "tok-SECRET-123", "WHATSAPP_APP_SECRET": "app-SECRET-456",
+		"HERALD_LOG_LEVEL": "debug", "DATABASE_URL": "postgres://u:pw-SECRET-789@127.0.0.1:1/none?connect_timeout=1"}, "migrate")
+	require.NotEqual(t, 0, code)
+	for _, s := range []string{"tok-SECRET-123", "app-SECRET-456", "pw-SECRET-789"} {
+		require.NotContains(t, stderr, s)
+	}
+}
