@@ -55,7 +55,7 @@ func promoMessage(to string) whatsapp.TemplateMessage {
 // receiver is a webhook endpoint that checks signatures and keeps every
 // verified notification.
 type receiver struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
 	secret whatsapp.Secret
 
@@ -66,7 +66,7 @@ type receiver struct {
 	posts   int
 }
 
-func newReceiver(t *testing.T, failFirst int) *receiver {
+func newReceiver(t testing.TB, failFirst int) *receiver {
 	t.Helper()
 	rc := &receiver{t: t, secret: testSecret, failFor: failFirst}
 	rc.srv = httptest.NewServer(http.HandlerFunc(rc.serve))
@@ -157,7 +157,7 @@ type bundle struct {
 // setup starts a simulator for cfg. Webhooks go to a fresh receiver unless
 // cfg.WebhookURL is "-" (webhooks off). Unset fields get test defaults:
 // the test templates, fast webhook retries, a signing secret.
-func setup(t *testing.T, cfg Config) *bundle {
+func setup(t testing.TB, cfg Config) *bundle {
 	t.Helper()
 	b := &bundle{}
 	if cfg.Templates == nil {
@@ -192,12 +192,12 @@ func setup(t *testing.T, cfg Config) *bundle {
 	return b
 }
 
-func (b *bundle) send(t *testing.T, msg whatsapp.TemplateMessage) (*whatsapp.SendResponse, error) {
+func (b *bundle) send(t testing.TB, msg whatsapp.TemplateMessage) (*whatsapp.SendResponse, error) {
 	t.Helper()
 	return b.client.SendTemplate(context.Background(), testPhone, msg)
 }
 
-func (b *bundle) drain(t *testing.T) {
+func (b *bundle) drain(t testing.TB) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -217,7 +217,7 @@ func apiError(t *testing.T, err error, code, httpStatus int) *whatsapp.Error {
 
 // sendDirect posts a valid "promo" send through ServeHTTP, without a
 // network, and returns the HTTP status.
-func sendDirect(t *testing.T, sim *Server, to string) int {
+func sendDirect(t testing.TB, sim *Server, to string) int {
 	t.Helper()
 	body, err := json.Marshal(promoMessage(to))
 	require.NoError(t, err)

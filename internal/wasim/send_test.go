@@ -3,6 +3,7 @@ package wasim
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -312,7 +313,7 @@ func TestInjectedSyncCode(t *testing.T) {
 // channel. It must be called before any request is sent.
 func holdSignal(b *bundle) <-chan struct{} {
 	held := make(chan struct{}, 16)
-	b.sim.holdHook = func() { held <- struct{}{} }
+	b.sim.onHoldFunc = func() { held <- struct{}{} }
 	return held
 }
 
@@ -399,4 +400,40 @@ func TestServeHTTPWithoutNetwork(t *testing.T) {
 	sim.ServeHTTP(rec, req)
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 	require.Contains(t, rec.Body.String(), `"wamid.`)
+}
+
+func TestServerDoesNotPrintSecrets(t *testing.T) {
+	t.Parallel()
+	sim := New(Config{Token: "sim-token-value", AppSecret: "sim-app-secret"}, nil)
+	defer sim.Close()
+	for _, out := range []string{fmt.Sprintf("%v", sim), fmt.Sprintf("%+v", sim), fmt.Sprintf("%#v", sim)} {
+		require.NotContains(t, out, "sim-token-value")
+		require.NotContains(t, out, "sim-app-secret")
+	}
+}
+
+// FuzzSend feeds arbitrary bodies to the send endpoint: the simulator must
+// answer every one, never panic.
+func FuzzSend(f *testing.F) {
+	for _, to := range []string{"+5511987654321", "+1 (650) 555-1234"} {
+		b, err := json.Marshal(promoMessage(to))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(`{"messaging_product":"whatsapp","to":"+5511987654321","type":"template","template":{"name":"promo","language":{"code":"en_US"},"components":[{"type":"button","index":1e300,"sub_type":"url"}]}}`))
+	f.Add([]byte(`{"messaging_product":"whatsapp","to":"+5511987654321","type":"template","template":{"name":"order_confirmation","language":{"code":"en_US"},"components":[{"type":"body","parameters":[{"type":"currency"},{"type":"date_time"}]}]}}`))
+
+	sim := New(Config{Templates: testTemplates(), Rate: -1, PairBurst: -1}, nil)
+	f.Cleanup(sim.Close)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		req := httptest.NewRequest(http.MethodPost, "/v25.0/"+testPhone+"/messages", bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer x")
+		rec := httptest.NewRecorder()
+		sim.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK && whatsapp.ParseError(rec.Code, rec.Body.Bytes()).Code == whatsapp.CodeHTTPUnparsed {
+			t.Fatalf("answer %d is not a Cloud API error: %s", rec.Code, rec.Body.String())
+		}
+	})
 }

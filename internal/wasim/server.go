@@ -62,7 +62,9 @@ type Stats struct {
 // httptest.NewServer or an http.Server and point whatsapp.Config.BaseURL at
 // it. Call Start to post webhooks and Close when done.
 type Server struct {
-	cfg          Config
+	// cfg is a pointer so that printing a Server never shows Token or
+	// AppSecret: fmt cannot redact a Secret inside an unexported field.
+	cfg          *Config
 	logger       *slog.Logger
 	mux          *http.ServeMux
 	templates    map[templateKey]*template
@@ -91,9 +93,9 @@ type Server struct {
 	stop      context.CancelFunc
 	wg        sync.WaitGroup
 
-	// holdHook, if set (tests only), is called when a request starts being
+	// onHoldFunc, if set (tests only), is called when a request starts being
 	// held without an answer.
-	holdHook func()
+	onHoldFunc func()
 }
 
 // New returns a simulator. It panics on a configuration that can only be a
@@ -107,7 +109,7 @@ func New(cfg Config, logger *slog.Logger) *Server {
 	idle := make(chan struct{})
 	close(idle)
 	s := &Server{
-		cfg:       cfg,
+		cfg:       &cfg,
 		logger:    logger,
 		templates: map[templateKey]*template{},
 		rng:       rand.New(rand.NewPCG(uint64(cfg.Seed), 0x9e3779b97f4a7c15)),
@@ -182,8 +184,8 @@ func (s *Server) wait(r *http.Request) bool {
 // closes. On close it aborts the connection (http.ErrAbortHandler), so the
 // client never gets an answer either way.
 func (s *Server) hold(r *http.Request) {
-	if s.holdHook != nil {
-		s.holdHook()
+	if s.onHoldFunc != nil {
+		s.onHoldFunc()
 	}
 	select {
 	case <-r.Context().Done():

@@ -46,12 +46,16 @@ type Config struct {
 type Client struct {
 	baseURL    string
 	apiVersion string
-	token      Secret
+	// token is a pointer so that printing a Client (%+v) shows an address:
+	// fmt cannot call Secret's redacting methods on an unexported field and
+	// would print the string itself.
+	token      *Secret
 	httpClient *http.Client
 }
 
 // NewClient returns a Client with defaults applied to cfg.
 func NewClient(cfg Config) *Client {
+	token := cfg.Token
 	hc := cfg.HTTPClient
 	if hc == nil {
 		hc = &http.Client{Timeout: DefaultTimeout}
@@ -59,7 +63,7 @@ func NewClient(cfg Config) *Client {
 	return &Client{
 		baseURL:    strings.TrimRight(cmp.Or(cfg.BaseURL, DefaultBaseURL), "/"),
 		apiVersion: strings.Trim(cmp.Or(cfg.APIVersion, DefaultAPIVersion), "/"),
-		token:      cfg.Token,
+		token:      &token,
 		httpClient: hc,
 	}
 }

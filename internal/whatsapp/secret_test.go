@@ -33,6 +33,10 @@ func TestSecretRedaction(t *testing.T) {
 		fmt.Sprintf("%#v", cfg),
 		s.String(),
 	}
+	client := NewClient(cfg)
+	for _, out := range []string{fmt.Sprintf("%v", client), fmt.Sprintf("%+v", *client), fmt.Sprintf("%#v", client)} {
+		require.NotContains(t, out, value)
+	}
 	for _, out := range printed {
 		require.NotContains(t, out, value)
 		require.Contains(t, out, "[redacted]")
