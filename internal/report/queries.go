@@ -1,0 +1,67 @@
+package report
+
+// SQL for reports. Reports read tables the campaigns package owns (campaigns,
+// sends, rollups, exclusions) and never write them; the only table report
+// owns is conversions.
+//
+// A campaign report reads only per-campaign aggregates (rollup slots,
+// failures per code, events per minute) and the exclusions, never sends, so
+// that it costs the same for a hundred recipients or a million.
+
+const campaignGet = `
+SELECT c.id, c.name, c.status, c.audience, c.created_at, c.started_at, c.finished_at,
+       t.name AS template, t.language, t.category
+FROM campaigns c
+JOIN templates t ON t.id = c.template_id
+WHERE c.id = $1`
+
+const rollupSum = `
+SELECT coalesce(sum(queued), 0)::bigint, coalesce(sum(in_flight), 0)::bigint,
+       coalesce(sum(accepted), 0)::bigint, coalesce(sum(unknown), 0)::bigint,
+       coalesce(sum(sent), 0)::bigint, coalesce(sum(delivered), 0)::bigint,
+       coalesce(sum(read), 0)::bigint, coalesce(sum(failed), 0)::bigint,
+       coalesce(sum(cancelled), 0)::bigint, coalesce(sum(replied), 0)::bigint,
+       coalesce(sum(clicked), 0)::bigint, coalesce(sum(cost_micros), 0)::bigint
+FROM campaign_rollups
+WHERE campaign_id = $1`
+
+const failuresByCode = `
+SELECT error_code, count
+FROM campaign_failures
+WHERE campaign_id = $1 AND count <> 0
+ORDER BY count DESC, error_code`
+
+// Exclusions have no rollup: they are written once, by the expansion, and
+// are few next to the sends. The (campaign_id, reason) index of migration
+// 0004 makes this an index-only scan.
+const exclusionsByReason = `
+SELECT reason, count(*)
+FROM campaign_exclusions
+WHERE campaign_id = $1
+GROUP BY reason`
+
+// At the table's own resolution the primary key returns the rows in order:
+// no aggregate, no sort.
+const minutesSeries = `
+SELECT minute, event, count
+FROM campaign_minutes
+WHERE campaign_id = $1
+ORDER BY minute, event`
+
+// $2 is the bucket width in microseconds. The "C" collation sorts the event
+// names bytewise, which is cheaper than the locale's rules and the same for
+// these ASCII names.
+const minutesSeriesBinned = `
+SELECT date_bin($2::bigint * interval '1 microsecond', minute, timestamptz '2000-01-01 00:00:00+00') AS bucket,
+       event COLLATE "C", sum(count)::bigint
+FROM campaign_minutes
+WHERE campaign_id = $1
+GROUP BY 1, 2
+ORDER BY 1, 2`
+
+const conversionsByCurrency = `
+SELECT currency, count(*), coalesce(sum(value_micros), 0)::bigint
+FROM conversions
+WHERE campaign_id = $1
+GROUP BY currency
+ORDER BY currency`
