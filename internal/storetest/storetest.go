@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -55,6 +56,7 @@ func Main(m *testing.M) {
 	}
 	code := m.Run()
 	state.pool.Close()
+	dropOwn()
 	os.Exit(code)
 }
 
@@ -73,14 +75,17 @@ func doSetup() error {
 		return '_'
 	}, strings.ToLower(pkg))
 	state.baseURL = DatabaseURL()
-	state.template = "herald_test_" + pkg
+	// Names carry the process id: two test runs of one package at once
+	// (two terminals, an editor and CI) must not drop each other's
+	// databases. Leftovers of processes that are gone are dropped.
+	prefix := "herald_test_" + pkg + "_p"
+	state.template = fmt.Sprintf("%s%d", prefix, os.Getpid())
 	admin, err := pgx.Connect(ctx, state.baseURL)
 	if err != nil {
 		return err
 	}
 	defer admin.Close(ctx)
-	// Drop leftovers of an earlier run, including its per-test copies.
-	rows, err := admin.Query(ctx, `SELECT datname FROM pg_database WHERE datname = $1 OR datname LIKE $1 || '\_%'`, state.template)
+	rows, err := admin.Query(ctx, `SELECT datname FROM pg_database WHERE starts_with(datname, $1)`, prefix)
 	if err != nil {
 		return err
 	}
@@ -89,6 +94,10 @@ func doSetup() error {
 		return err
 	}
 	for _, n := range names {
+		pidPart, _, _ := strings.Cut(strings.TrimPrefix(n, prefix), "_")
+		if pid, err := strconv.Atoi(pidPart); err == nil && pid != os.Getpid() && processAlive(pid) {
+			continue
+		}
 		if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{n}.Sanitize()+" WITH (FORCE)"); err != nil {
 			return err
 		}
@@ -191,4 +200,28 @@ func copyDatabase(ctx context.Context, admin *pgx.Conn, name string) error {
 		return fmt.Errorf("create database %s: %w", name, err)
 	}
 	return nil
+}
+
+// processAlive reports whether a process with this id exists.
+func processAlive(pid int) bool {
+	_, err := os.Stat("/proc/" + strconv.Itoa(pid))
+	return err == nil
+}
+
+// dropOwn drops the databases this process created.
+func dropOwn() {
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, state.baseURL)
+	if err != nil {
+		return
+	}
+	defer admin.Close(ctx)
+	rows, err := admin.Query(ctx, `SELECT datname FROM pg_database WHERE starts_with(datname, $1)`, state.template)
+	if err != nil {
+		return
+	}
+	names, _ := pgx.CollectRows(rows, pgx.RowTo[string])
+	for _, n := range names {
+		_, _ = admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{n}.Sanitize()+" WITH (FORCE)")
+	}
 }
