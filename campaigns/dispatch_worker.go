@@ -145,6 +145,13 @@ func (d *Dispatcher) dispatch(ctx context.Context, args SendBatchArgs) error {
 	}
 	info := campaignInfo{c: c, t: t}
 	for ctx.Err() == nil {
+		// Take the chunk's tokens before claiming it: a send is marked in
+		// flight only when it can go at once, so a process that dies leaves
+		// no claimed send waiting on the throttle, only requests already
+		// on the wire (which their webhooks reconcile).
+		if err := d.reserve(ctx, c.SenderID, d.cfg.ChunkSize); err != nil {
+			return err
+		}
 		batch, err := d.claim(ctx, args, c.SenderID)
 		if err != nil {
 			return err
@@ -184,6 +191,16 @@ func (d *Dispatcher) dispatch(ctx context.Context, args SendBatchArgs) error {
 	return nil
 }
 
+// reserve waits until the throttle lets n messages go for the sender.
+func (d *Dispatcher) reserve(ctx context.Context, senderID int64, n int) error {
+	for range n {
+		if err := d.throttle.Wait(ctx, senderID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // claim marks the next chunk in_flight and moves the rollups with it.
 func (d *Dispatcher) claim(ctx context.Context, args SendBatchArgs, senderID int64) ([]claimed, error) {
 	var out []claimed
@@ -218,7 +235,7 @@ func (d *Dispatcher) claim(ctx context.Context, args SendBatchArgs, senderID int
 	return out, nil
 }
 
-// sendAll sends a chunk concurrently, each request paced by the throttle.
+// sendAll sends a chunk concurrently; its tokens were taken before the claim.
 // Requests run to their own timeout even when ctx ends (shutdown), so a
 // chunk's outcomes are known and committed rather than left unknown.
 func (d *Dispatcher) sendAll(ctx context.Context, info campaignInfo, batch []claimed) []outcome {
@@ -240,11 +257,6 @@ func (d *Dispatcher) sendOne(ctx context.Context, info campaignInfo, s claimed) 
 	comps, err := BuildComponents(info.t, info.c.Bindings, s.params, s.id)
 	if err != nil {
 		o.status, o.err = "failed", &whatsapp.Error{Code: 131008, Title: "Invalid parameter value", Details: err.Error()}
-		return o
-	}
-	if err := d.throttle.Wait(ctx, info.c.SenderID); err != nil {
-		// Never sent: back to the queue, attempt refunded.
-		o.status, o.refund, o.next = "queued", true, d.cfg.NowFunc()
 		return o
 	}
 	reqCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.RequestTimeout)

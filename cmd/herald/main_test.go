@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 
@@ -13,7 +14,15 @@ import (
 	"github.com/herald-sh/herald/internal/storetest"
 )
 
-func TestMain(m *testing.M) { storetest.Main(m) }
+// TestMain doubles as herald's main when HERALD_TEST_MAIN=1, so tests can
+// run herald as a separate process (and kill it) without building it.
+func TestMain(m *testing.M) {
+	if os.Getenv("HERALD_TEST_MAIN") == "1" {
+		main()
+		return
+	}
+	storetest.Main(m)
+}
 
 func runHerald(t *testing.T, env map[string]string, args ...string) (string, string, int) {
 	t.Helper()

@@ -4,49 +4,57 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"time"
 
 	"github.com/spf13/cobra"
 )
 
 func (a *app) serveCmd() *cobra.Command {
-	var workers int
+	var opts engineOptions
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run herald: webhook receiver, API, metrics and job workers",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.runProcess(cmd, true, workers)
+			return a.runProcess(cmd, true, opts)
 		},
 	}
 	cmd.Flags().StringVar(&a.cfg.Listen, "listen", a.cfg.Listen, "HTTP address (env HERALD_LISTEN)")
-	cmd.Flags().IntVar(&workers, "send-workers", 20, "dispatch jobs run at once in this process")
+	bindEngineFlags(cmd, &opts)
 	return cmd
 }
 
 func (a *app) workerCmd() *cobra.Command {
-	var workers int
+	var opts engineOptions
 	cmd := &cobra.Command{
 		Use:   "worker",
 		Short: "Run only job workers (dispatch, reconciliation, webhook application)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.runProcess(cmd, false, workers)
+			return a.runProcess(cmd, false, opts)
 		},
 	}
-	cmd.Flags().IntVar(&workers, "send-workers", 20, "dispatch jobs run at once in this process")
+	bindEngineFlags(cmd, &opts)
 	return cmd
+}
+
+func bindEngineFlags(cmd *cobra.Command, opts *engineOptions) {
+	f := cmd.Flags()
+	f.IntVar(&opts.SendWorkers, "send-workers", 20, "dispatch jobs run at once in this process")
+	f.DurationVar(&opts.UnknownAfter, "unknown-after", 10*time.Minute, "a send in flight this long with no answer and no webhook is marked unknown")
+	f.DurationVar(&opts.JobTimeout, "job-timeout", 10*time.Minute, "longest a dispatch job may run; a dead process's jobs are retried after twice this")
 }
 
 // runProcess runs until the context ends (SIGINT, SIGTERM), then shuts down
 // in order.
-func (a *app) runProcess(cmd *cobra.Command, listen bool, workers int) error {
+func (a *app) runProcess(cmd *cobra.Command, listen bool, opts engineOptions) error {
 	ctx := cmd.Context()
 	pool, err := a.openDB(ctx)
 	if err != nil {
 		return err
 	}
 	defer a.closeDB(ctx)
-	opts := engineOptions{Work: true, SendWorkers: workers}
+	opts.Work = true
 	if listen {
 		if a.cfg.AppSecret == "" {
 			return usageError{fmt.Errorf("WHATSAPP_APP_SECRET is required to check webhook signatures")}

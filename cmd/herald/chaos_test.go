@@ -1,0 +1,207 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/herald-sh/herald/campaigns"
+	"github.com/herald-sh/herald/internal/httpapi"
+	"github.com/herald-sh/herald/internal/report"
+	"github.com/herald-sh/herald/internal/storetest"
+	"github.com/herald-sh/herald/internal/wasim"
+	"github.com/herald-sh/herald/internal/whatsapp"
+)
+
+// chaosRecipients is the campaign size of the kill test: small in `make
+// test`, 50,000 in `make chaos` (HERALD_CHAOS_RECIPIENTS).
+func chaosRecipients() int {
+	if n, err := strconv.Atoi(os.Getenv("HERALD_CHAOS_RECIPIENTS")); err == nil && n > 0 {
+		return n
+	}
+	return 3000
+}
+
+// chaosRig is a database with a campaign ready to start, a simulator, and a
+// webhook receiver with its applier in this process.
+type chaosRig struct {
+	dsn     string
+	pool    *pgxpool.Pool
+	sim     *wasim.Server
+	simURL  string
+	applier *campaigns.Applier
+	svc     *campaigns.Service
+}
+
+func newChaosRig(t *testing.T, recipients int, failures wasim.FailureMix) *chaosRig {
+	t.Helper()
+	ctx := context.Background()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	dsn, pool := storetest.DB(t)
+	secret := whatsapp.Secret("chaos-secret")
+
+	receiver := httpapi.NewServer(logger, pool, httpapi.Config{AppSecret: secret, VerifyToken: "v"})
+	applier := campaigns.NewApplier(logger, pool, campaigns.ApplierConfig{})
+	receiver.OnStored(applier.Wake)
+	rctx, cancel := context.WithCancel(ctx)
+	receiver.Start(rctx)
+	applier.Start(rctx)
+	hooks := httptest.NewServer(receiver.Handler())
+
+	sim := wasim.New(wasim.Config{Templates: demoTemplates, Rate: 1000, Failures: failures, Seed: 7,
+		WebhookURL: hooks.URL + "/webhooks/whatsapp", AppSecret: secret, WABAID: demoWABA}, logger)
+	sim.Start(rctx)
+	simSrv := httptest.NewServer(sim)
+	t.Cleanup(func() {
+		simSrv.Close()
+		sim.Close()
+		hooks.Close()
+		applier.Stop()
+		receiver.Stop()
+		cancel()
+	})
+
+	client := whatsapp.NewClient(whatsapp.Config{BaseURL: simSrv.URL, Token: "t"})
+	infos, err := client.ListTemplates(ctx, demoWABA)
+	require.NoError(t, err)
+	for _, info := range infos {
+		_, err := campaigns.TemplateUpsert(ctx, pool, info)
+		require.NoError(t, err)
+	}
+	_, err = campaigns.SenderUpsert(ctx, pool, campaigns.Sender{PhoneNumberID: demoPhoneNumberID, RatePerSecond: 1000})
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `
+		WITH l AS (INSERT INTO lists (name) VALUES ('chaos') RETURNING id),
+		c AS (INSERT INTO contacts (phone, name, consent, country)
+		      SELECT '+55119' || lpad(i::text, 8, '0'), 'N' || i, 'opted_in', 'BR' FROM generate_series(1, $1) i RETURNING id)
+		INSERT INTO list_members (list_id, contact_id) SELECT l.id, c.id FROM l, c`, recipients)
+	require.NoError(t, err)
+	inserter, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
+	require.NoError(t, err)
+	svc := campaigns.NewService(logger, pool, inserter, campaigns.Config{})
+	return &chaosRig{dsn: dsn, pool: pool, sim: sim, simURL: simSrv.URL, applier: applier, svc: svc}
+}
+
+func (r *chaosRig) startCampaign(t *testing.T) int64 {
+	t.Helper()
+	c, err := r.svc.Create(context.Background(), campaigns.NewCampaign{Name: "chaos", Template: "spring_sale", Language: "pt_BR",
+		PhoneNumberID: demoPhoneNumberID, Lists: []string{"chaos"}, Bindings: []campaigns.Binding{{Component: "body", Param: "1", Field: "name"}}})
+	require.NoError(t, err)
+	_, err = r.svc.Start(context.Background(), c.ID)
+	require.NoError(t, err)
+	return c.ID
+}
+
+// worker starts `herald worker` as a separate process.
+func (r *chaosRig) worker(t *testing.T) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "worker", "--send-workers", "8", "--unknown-after", "3s", "--job-timeout", "3s")
+	cmd.Env = append(os.Environ(), "HERALD_TEST_MAIN=1", "DATABASE_URL="+r.dsn, "WHATSAPP_API_URL="+r.simURL,
+		"WHATSAPP_TOKEN=t", "HERALD_LOG_LEVEL=error")
+	cmd.Stderr = os.Stderr
+	require.NoError(t, cmd.Start())
+	return cmd
+}
+
+func (r *chaosRig) claimed(t *testing.T, campaignID int64) int {
+	var n int
+	require.NoError(t, r.pool.QueryRow(context.Background(),
+		`SELECT count(*) FROM sends WHERE campaign_id = $1 AND status <> 'queued'`, campaignID).Scan(&n))
+	return n
+}
+
+// waitFor polls the database (the only shared signal between processes)
+// until cond holds.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// requireSettled checks the promise: every send in exactly one final state,
+// counters equal to a recount, nobody messaged twice.
+func (r *chaosRig) requireSettled(t *testing.T, campaignID int64, recipients int) map[string]int64 {
+	t.Helper()
+	ctx := context.Background()
+	waitFor(t, 3*time.Minute, "the campaign to complete", func() bool {
+		c, err := r.svc.Get(ctx, campaignID)
+		require.NoError(t, err)
+		return c.Status == "completed"
+	})
+	dctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	require.NoError(t, r.sim.Drain(dctx))
+	select {
+	case <-r.applier.Idle():
+	case <-dctx.Done():
+		t.Fatal("applier did not catch up")
+	}
+	counts := map[string]int64{}
+	rows, err := r.pool.Query(ctx, `SELECT status, count(*) FROM sends WHERE campaign_id = $1 GROUP BY status`, campaignID)
+	require.NoError(t, err)
+	var total int64
+	for rows.Next() {
+		var s string
+		var n int64
+		require.NoError(t, rows.Scan(&s, &n))
+		counts[s] = n
+		total += n
+	}
+	require.NoError(t, rows.Err())
+	require.EqualValues(t, recipients, total)
+	require.Zero(t, counts["queued"]+counts["in_flight"], "no send left open: %v", counts)
+	require.Empty(t, r.sim.DuplicateRecipients(demoPhoneNumberID, "spring_sale"), "nobody messaged twice")
+	require.LessOrEqual(t, len(r.sim.Records()), recipients)
+	var unknownAccepted int
+	require.NoError(t, r.pool.QueryRow(ctx, `SELECT count(*) FROM sends WHERE campaign_id = $1 AND status = 'unknown' AND wamid IS NOT NULL`, campaignID).Scan(&unknownAccepted))
+	t.Logf("simulator accepted %d messages; %d unknown sends carry a wamid; stats %+v", len(r.sim.Records()), unknownAccepted, r.sim.Stats())
+	v, err := report.Verify(ctx, r.pool, campaignID)
+	require.NoError(t, err)
+	require.True(t, v.OK, "rollups equal a recount: %v", v.Mismatches)
+	return counts
+}
+
+// TestWorkerKilledRepeatedly kills the worker process with SIGKILL five
+// times at random points of a campaign; a new one takes over each time.
+func TestWorkerKilledRepeatedly(t *testing.T) {
+	t.Parallel()
+	n := chaosRecipients()
+	rig := newChaosRig(t, n, wasim.FailureMix{Read: 0.5})
+	id := rig.startCampaign(t)
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	const kills = 5
+	for i := range kills {
+		w := rig.worker(t)
+		// Kill once the campaign has moved on by a random share of a step.
+		target := (i + 1) * n / (kills + 2)
+		target += rng.IntN(n/(kills+2)/2 + 1)
+		waitFor(t, 2*time.Minute, fmt.Sprintf("%d sends claimed", target), func() bool { return rig.claimed(t, id) >= target })
+		require.NoError(t, w.Process.Kill())
+		_ = w.Wait()
+	}
+	w := rig.worker(t)
+	t.Cleanup(func() {
+		_ = w.Process.Signal(os.Interrupt)
+		_ = w.Wait()
+	})
+	counts := rig.requireSettled(t, id, n)
+	t.Logf("final states after %d kills: %v", kills, counts)
+}
