@@ -1,0 +1,43 @@
+// Package importer loads contact lists exported from Excel, Google Sheets,
+// CRMs and older systems into herald: contacts, list membership and consent.
+//
+// # Reading
+//
+// A file is recognised by its content, not trusted for its name: an XLSX
+// workbook is a zip, a legacy .xls is an OLE2 container (refused), anything
+// else must be text. Text is read as UTF-8 (with or without a BOM), UTF-16
+// with a BOM (Excel's "Unicode text"), or Windows-1252 when its bytes are not
+// UTF-8; the delimiter (comma, semicolon, tab or pipe) is the one that splits
+// the first lines into the most consistent number of fields. Workbooks are
+// streamed row by row with excelize, reading raw cell values so that a phone
+// number stored as a number is never seen through a format such as
+// 5.5119E+12; columns formatted as dates become ISO dates.
+//
+// The header is the first row naming a phone column (title rows above it are
+// skipped), or the row given in Options.HeaderRow. Columns are recognised by
+// name in English, Portuguese and Spanish, ignoring case and accents;
+// Options.Mappings overrides that. Every other column becomes an attribute
+// of the contact, keyed by its header in lower snake case.
+//
+// # Rows
+//
+// Each row is checked on its own: the phone must be a valid number
+// (internal/phone, read in Options.DefaultCountry when it has no country
+// code), the consent value must be a recognised yes or no (or a date, meaning
+// "consented then"). A row that fails is not imported and is reported with
+// its line, column and reason; it never makes the whole import fail. The same
+// number twice, however written, is imported once and counted as a
+// duplicate (the first row wins).
+//
+// # Loading
+//
+// An import is one transaction: rows stream through a pool of goroutines
+// (normalising in parallel, in order) into a temporary table with binary
+// COPY, then one statement upserts the contacts and their list membership.
+// Memory stays bounded whatever the size of the file. Existing contacts keep
+// what the file leaves blank; their attributes are merged; consent only goes
+// from not opted in to opted in, and an opt-out is never overturned (the
+// summary counts the rows it kept opted out). A file may record an opt-out.
+// Consent changes of existing contacts are written to consent_events; a new
+// contact carries the import as its consent source.
+package importer

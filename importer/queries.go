@@ -1,0 +1,283 @@
+package importer
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/herald-sh/herald/internal/store"
+)
+
+// importLockID serialises imports (a transaction-level advisory lock): two
+// imports touching the same contacts would otherwise count each other's
+// rows, and running them side by side gains nothing on one database.
+const importLockID = 7_402_113_902
+
+const importLock = `SELECT pg_advisory_xact_lock($1)`
+
+// importSettings apply to the import's transaction only. The merge sorts
+// every staged row once (to deduplicate and to insert in index order): give
+// the sort memory rather than temporary files. JIT compilation of the one
+// big statement costs more than it saves.
+const importSettings = `SET LOCAL work_mem = '256MB'; SET LOCAL jit = off`
+
+// listEnsure returns the id of the named list, creating it. DO UPDATE (not
+// DO NOTHING) so that RETURNING yields the row when it already exists.
+const listEnsure = `
+INSERT INTO lists (name) VALUES ($1)
+ON CONFLICT (name) DO UPDATE SET name = excluded.name
+RETURNING id`
+
+const importCreate = `
+INSERT INTO imports (list_id, file_name, format, status)
+VALUES ($1, $2, $3, 'running')
+RETURNING id, created_at`
+
+// stageCreate is the staging table COPY fills: one row per contact or per
+// row error (err_reason set), in file order. A temporary table is private to
+// the session and writes no WAL.
+const stageCreate = `
+CREATE TEMP TABLE import_stage (
+    line       integer NOT NULL,
+    phone      text,
+    country    text,
+    name       text,
+    email      text,
+    attributes jsonb,
+    consent    text,
+    consent_at timestamptz,
+    err_column text,
+    err_reason text
+) ON COMMIT DROP`
+
+const stageCopy = `COPY import_stage (line, phone, country, name, email, attributes, consent, consent_at,
+    err_column, err_reason) FROM STDIN (FORMAT binary)`
+
+const stageDrop = `DROP TABLE import_stage`
+
+const errorsSave = `
+INSERT INTO import_errors (import_id, line, column_name, reason)
+SELECT $1, line, err_column, err_reason
+FROM import_stage
+WHERE err_reason IS NOT NULL`
+
+// contactsMerge upserts the staged contacts and their list membership in one
+// statement, and counts what it did.
+//
+//   - src keeps the first row of each number (DISTINCT ON … ORDER BY phone,
+//     line); sorted by phone, it also inserts in the unique index's order.
+//   - cur is the contacts that exist (their consent before the import), read
+//     from the statement's snapshot.
+//   - up inserts or updates. Consent only rises from not_opted_in to
+//     opted_in, and opted_out is never left (the file may opt someone out).
+//     A blank name or email keeps the stored one; attributes are merged. Rows
+//     with nothing new are not updated at all (WHERE), so re-importing a
+//     list writes nothing. (xmax = 0) tells an inserted row from an updated
+//     one.
+//   - members adds to the list the new contacts and every existing one
+//     (updated or not; cur has them all).
+//   - events records the consent changes of existing contacts.
+//
+// $1 is the list id, $2 the consent source ("import:<id>").
+const contactsMerge = `
+WITH src AS MATERIALIZED (
+    SELECT DISTINCT ON (phone) phone, country, name, email, attributes, consent, consent_at
+    FROM import_stage
+    WHERE err_reason IS NULL
+    ORDER BY phone, line
+),
+cur AS MATERIALIZED (
+    SELECT c.id, c.consent FROM src JOIN contacts c ON c.phone = src.phone
+),
+up AS (
+    INSERT INTO contacts AS c (phone, country, name, email, attributes, consent, consent_source, consent_at, opted_out_at)
+    SELECT phone, country, name, email, attributes, consent,
+           CASE WHEN consent = 'not_opted_in' THEN '' ELSE $2::text END,
+           CASE WHEN consent = 'opted_in' THEN coalesce(consent_at, now()) END,
+           CASE WHEN consent = 'opted_out' THEN now() END
+    FROM src
+    ON CONFLICT (phone) DO UPDATE SET
+        name = CASE WHEN excluded.name = '' THEN c.name ELSE excluded.name END,
+        email = CASE WHEN excluded.email = '' THEN c.email ELSE excluded.email END,
+        country = CASE WHEN c.country = '' THEN excluded.country ELSE c.country END,
+        attributes = c.attributes || excluded.attributes,
+        consent = CASE
+            WHEN c.consent = 'opted_out' OR excluded.consent = 'opted_out' THEN 'opted_out'
+            WHEN excluded.consent = 'opted_in' THEN 'opted_in'
+            ELSE c.consent
+        END,
+        consent_source = CASE
+            WHEN (c.consent <> 'opted_out' AND excluded.consent = 'opted_out')
+              OR (c.consent = 'not_opted_in' AND excluded.consent = 'opted_in') THEN $2
+            ELSE c.consent_source
+        END,
+        consent_at = CASE
+            WHEN c.consent = 'not_opted_in' AND excluded.consent = 'opted_in' THEN excluded.consent_at
+            ELSE c.consent_at
+        END,
+        opted_out_at = CASE
+            WHEN c.consent <> 'opted_out' AND excluded.consent = 'opted_out' THEN now()
+            ELSE c.opted_out_at
+        END,
+        updated_at = now()
+    WHERE (excluded.name <> '' AND excluded.name <> c.name)
+       OR (excluded.email <> '' AND excluded.email <> c.email)
+       OR (c.country = '' AND excluded.country <> '')
+       OR NOT c.attributes @> excluded.attributes
+       OR (c.consent <> 'opted_out' AND excluded.consent = 'opted_out')
+       OR (c.consent = 'not_opted_in' AND excluded.consent = 'opted_in')
+    RETURNING c.id, c.consent, c.xmax = 0 AS inserted
+),
+members AS (
+    INSERT INTO list_members (list_id, contact_id)
+    SELECT $1::bigint, id FROM up WHERE inserted
+    UNION ALL
+    SELECT $1::bigint, id FROM cur
+    ON CONFLICT DO NOTHING
+),
+events AS (
+    INSERT INTO consent_events (contact_id, consent, source)
+    SELECT up.id, up.consent, $2
+    FROM up JOIN cur ON cur.id = up.id
+    WHERE up.consent <> cur.consent
+),
+fin AS (
+    SELECT up.inserted, up.id IS NOT NULL AS changed, cur.consent AS before,
+           coalesce(up.consent, cur.consent) AS after
+    FROM up FULL JOIN cur ON cur.id = up.id
+)
+SELECT
+    (SELECT count(*) FROM src) AS distinct_rows,
+    count(*) FILTER (WHERE inserted) AS imported,
+    count(*) FILTER (WHERE changed AND NOT inserted) AS updated,
+    count(*) FILTER (WHERE NOT changed) AS unchanged,
+    count(*) FILTER (WHERE after = 'opted_in') AS opted_in,
+    count(*) FILTER (WHERE after = 'not_opted_in') AS not_opted_in,
+    count(*) FILTER (WHERE after = 'opted_out' AND before IS DISTINCT FROM 'opted_out') AS opted_out,
+    count(*) FILTER (WHERE before = 'opted_out') AS kept_opted_out,
+    count(*) FILTER (WHERE inserted) + (SELECT count(*) FROM cur) AS members
+FROM fin`
+
+// mergeResult is the row contactsMerge returns.
+type mergeResult struct {
+	DistinctRows int `db:"distinct_rows"`
+	Imported     int `db:"imported"`
+	Updated      int `db:"updated"`
+	Unchanged    int `db:"unchanged"`
+	OptedIn      int `db:"opted_in"`
+	NotOptedIn   int `db:"not_opted_in"`
+	OptedOut     int `db:"opted_out"`
+	KeptOptedOut int `db:"kept_opted_out"`
+	Members      int `db:"members"`
+}
+
+// membersFallback adds to the list the staged numbers contactsMerge could
+// not: a contact another transaction created after the merge's snapshot was
+// taken is neither inserted nor in cur. Run only when the counts show it.
+const membersFallback = `
+INSERT INTO list_members (list_id, contact_id)
+SELECT $1, c.id
+FROM (SELECT DISTINCT phone FROM import_stage WHERE err_reason IS NULL) s
+JOIN contacts c ON c.phone = s.phone
+ON CONFLICT DO NOTHING`
+
+const importFinish = `
+UPDATE imports SET
+    status = 'completed', finished_at = now(),
+    rows = @rows, imported = @imported, updated = @updated, unchanged = @unchanged,
+    invalid = @invalid, duplicates = @duplicates, skipped = @skipped,
+    opted_in = @opted_in, not_opted_in = @not_opted_in, opted_out = @opted_out,
+    kept_opted_out = @kept_opted_out, details = @details
+WHERE id = @id
+RETURNING finished_at`
+
+// importRow is an imports row with its list's name.
+type importRow struct {
+	ID           int64      `db:"id"`
+	List         *string    `db:"list"`
+	FileName     string     `db:"file_name"`
+	Format       string     `db:"format"`
+	Status       string     `db:"status"`
+	Rows         int        `db:"rows"`
+	Imported     int        `db:"imported"`
+	Updated      int        `db:"updated"`
+	Unchanged    int        `db:"unchanged"`
+	Invalid      int        `db:"invalid"`
+	Duplicates   int        `db:"duplicates"`
+	Skipped      int        `db:"skipped"`
+	OptedIn      int        `db:"opted_in"`
+	NotOptedIn   int        `db:"not_opted_in"`
+	OptedOut     int        `db:"opted_out"`
+	KeptOptedOut int        `db:"kept_opted_out"`
+	Details      []byte     `db:"details"`
+	CreatedAt    time.Time  `db:"created_at"`
+	FinishedAt   *time.Time `db:"finished_at"`
+}
+
+const importGetByID = `
+SELECT i.id, l.name AS list, i.file_name, i.format, i.status, i.rows, i.imported, i.updated, i.unchanged,
+       i.invalid, i.duplicates, i.skipped, i.opted_in, i.not_opted_in, i.opted_out, i.kept_opted_out,
+       i.details, i.created_at, i.finished_at
+FROM imports i LEFT JOIN lists l ON l.id = i.list_id
+WHERE i.id = $1`
+
+func importGetByIDQuery(ctx context.Context, db store.DBTX, id int64) (*importRow, error) {
+	rows, err := db.Query(ctx, importGetByID, id)
+	if err != nil {
+		return nil, fmt.Errorf("get import %d: %w", id, err)
+	}
+	row, err := pgx.CollectExactlyOneRow(rows, pgx.RowToAddrOfStructByName[importRow])
+	if err != nil {
+		return nil, fmt.Errorf("get import %d: %w", id, store.InterpretError(err))
+	}
+	return row, nil
+}
+
+// importErrorList pages through an import's errors in line order, keyset
+// on (line, column_name, reason) so that a million errors stream in bounded
+// memory.
+const importErrorList = `
+SELECT line, column_name, reason
+FROM import_errors
+WHERE import_id = $1 AND (line, column_name, reason) > ($2, $3, $4)
+ORDER BY line, column_name, reason
+LIMIT $5`
+
+// contactRow is a contact as listed.
+type contactRow struct {
+	ID         int64      `db:"id"`
+	Phone      string     `db:"phone"`
+	Name       string     `db:"name"`
+	Email      string     `db:"email"`
+	Country    string     `db:"country"`
+	Consent    string     `db:"consent"`
+	ConsentAt  *time.Time `db:"consent_at"`
+	Attributes []byte     `db:"attributes"`
+}
+
+const listGetID = `SELECT id FROM lists WHERE name = $1`
+
+// contactListByList pages through a list's members, keyset on contact id.
+const contactListByList = `
+SELECT c.id, c.phone, c.name, c.email, c.country, c.consent, c.consent_at, c.attributes
+FROM list_members m JOIN contacts c ON c.id = m.contact_id
+WHERE m.list_id = $1 AND m.contact_id > $2
+ORDER BY m.contact_id
+LIMIT $3`
+
+// importDetails is what imports.details holds.
+type importDetails struct {
+	Encoding  string   `json:"encoding,omitempty"`
+	Delimiter string   `json:"delimiter,omitempty"`
+	Sheet     string   `json:"sheet,omitempty"`
+	HeaderRow int      `json:"header_row"`
+	Columns   []Column `json:"columns"`
+}
+
+func (d importDetails) encode() []byte {
+	b, _ := json.Marshal(d) // strings and ints only: cannot fail
+	return b
+}
