@@ -1,0 +1,63 @@
+package throttle
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/herald-sh/herald/internal/storetest"
+)
+
+var (
+	benchSeconds = flag.Int("throttle.seconds", 5, "seconds each BenchmarkLimiterPrecision case sends for")
+	benchRate    = flag.Int("throttle.rate", 1000, "rate_per_second of the sender number in BenchmarkLimiterPrecision")
+)
+
+// BenchmarkLimiterPrecision sends through one number at -throttle.rate for
+// -throttle.seconds with one and with three started limiters (as three
+// processes would be), 32 goroutines each calling Wait (a dispatcher has many
+// sends in flight), and reports the achieved aggregate rate, its share of the
+// target, and the fullest 1-s and 100-ms windows. Figures are kept in
+// docs/BENCHMARKS.md. Each case measures once whatever b.N is, so run it
+// with -benchtime 1x:
+//
+//	go test -run '^$' -bench LimiterPrecision -benchtime 1x ./internal/throttle/
+func BenchmarkLimiterPrecision(b *testing.B) {
+	for _, n := range []int{1, 3} {
+		b.Run(fmt.Sprintf("limiters=%d", n), func(b *testing.B) {
+			_, pool := storetest.DB(b)
+			id := addSender(b, pool, "pn-bench", *benchRate)
+			ls := make([]*Limiter, n)
+			for i := range ls {
+				ls[i] = NewLimiter(slog.New(slog.NewTextHandler(io.Discard, nil)), pool, Config{})
+				b.Cleanup(ls[i].Stop)
+				want(b, ls[i], id)
+			}
+			// Two rounds admit everyone at rate/n (see doc.go), so the
+			// measurement starts in the steady state.
+			tick(b, ls...)
+			tick(b, ls...)
+			for _, l := range ls {
+				if err := l.Start(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+			}
+
+			d := time.Duration(*benchSeconds) * time.Second
+			b.ResetTimer()
+			times := run(context.Background(), ls, id, 32, d)
+			b.StopTimer()
+
+			achieved := float64(len(times)) / d.Seconds()
+			b.ReportMetric(0, "ns/op")
+			b.ReportMetric(achieved, "msg/s")
+			b.ReportMetric(100*achieved/float64(*benchRate), "%_of_target")
+			b.ReportMetric(float64(MaxInWindow(times, time.Second)), "max_1s")
+			b.ReportMetric(float64(MaxInWindow(times, 100*time.Millisecond)), "max_100ms")
+		})
+	}
+}

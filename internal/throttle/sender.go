@@ -1,0 +1,296 @@
+package throttle
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/herald-sh/herald/internal/store"
+)
+
+// sender is this member's view of one sender number.
+type sender struct {
+	id  int64
+	lim *rate.Limiter
+	// gate lets one Wait at a time make a reservation (see reserve).
+	gate chan struct{}
+	log  sendLog
+
+	// Guarded by Limiter.mu.
+	lastWant time.Time // NowFunc at the last Wait
+	waiters  int       // Waits in progress; a sender with waiters stays wanted
+	known    bool      // a heartbeat has read this sender
+	err      error     // ErrSenderStopped or not found, from the last heartbeat
+	admitted bool
+	// base is rate_per_second / live members × (1 − Headroom): the share
+	// before the AIMD factor.
+	base float64
+	// factor is the AIMD factor right after the last decrease at slowedAt
+	// (1 and zero when never slowed); factorAt adds the recovery since.
+	factor      float64
+	slowedAt    time.Time
+	pendingSlow time.Time // a decrease not yet written; zero if none
+	applied     float64   // the limit in force; 0 while gated
+	changed     chan struct{}
+}
+
+func newSender(id int64, burst int) *sender {
+	return &sender{
+		id:      id,
+		lim:     rate.NewLimiter(0, burst),
+		gate:    make(chan struct{}, 1),
+		factor:  1,
+		changed: make(chan struct{}),
+	}
+}
+
+// factorAt is the AIMD factor at now, given its value f right after a
+// decrease at slowedAt: IncreaseStep more for every whole second since, up to
+// 1. memberHeartbeatSQL computes the same.
+func factorAt(f float64, slowedAt, now time.Time, step float64) float64 {
+	if slowedAt.IsZero() {
+		return f
+	}
+	secs := math.Floor(now.Sub(slowedAt).Seconds())
+	if secs < 0 {
+		secs = 0 // another member's clock runs ahead of ours
+	}
+	return min(1, f+step*secs)
+}
+
+// enter marks senderID wanted by a Wait in progress.
+func (l *Limiter) enter(senderID int64) (*sender, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stopped {
+		return nil, ErrStopped
+	}
+	s := l.senders[senderID]
+	if s == nil {
+		s = newSender(senderID, l.cfg.Burst)
+		l.senders[senderID] = s
+	}
+	if !s.known {
+		select {
+		case l.kick <- struct{}{}:
+		default:
+		}
+	}
+	s.waiters++
+	s.lastWant = l.cfg.NowFunc()
+	return s, nil
+}
+
+func (l *Limiter) leave(s *sender) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s.waiters--
+	s.lastWant = l.cfg.NowFunc()
+}
+
+// reserveAhead is how far in the future a Wait may hold a reservation.
+// Several Waits holding reservations keep the schedule going when some wake
+// late (timers on a busy host are often a few milliseconds late, more than
+// the 1 ms between messages at 1,000/s), so late wake-ups do not cost
+// throughput; the messages that were due then leave together, at most
+// reserveAhead's worth. It also bounds how long a new limit takes to apply:
+// SetLimit does not move reservations already made.
+const reserveAhead = 25 * time.Millisecond
+
+// Wait blocks until this process may send one message through senderID, ctx
+// is done, or the limiter stops. It returns ErrSenderStopped while the
+// number is stopped and a store.ErrNotFound error for an unknown number. A
+// sender's first Wait lasts at least one heartbeat (two when other members
+// are sending for it): its share starts only once it is admitted.
+//
+// Pacing is the token bucket; on top of it no one-second window of this
+// member's sends holds more than its rate (see sendLog), so the messages
+// released together after a late wake-up cannot push a window over.
+func (l *Limiter) Wait(ctx context.Context, senderID int64) error {
+	s, err := l.enter(senderID)
+	if err != nil {
+		return err
+	}
+	defer l.leave(s)
+	select {
+	case s.gate <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-l.done:
+		return ErrStopped
+	}
+	r, at, err := l.reserve(ctx, s)
+	<-s.gate
+	if err != nil {
+		return err
+	}
+	timer := time.NewTimer(time.Until(at))
+	defer timer.Stop()
+	for {
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			r.Cancel()
+			return ctx.Err()
+		case <-l.done:
+			return ErrStopped
+		}
+		l.mu.Lock()
+		perSecond := max(1, int(s.applied))
+		l.mu.Unlock()
+		wait := s.log.admit(perSecond)
+		if wait <= 0 {
+			return nil
+		}
+		timer.Reset(wait)
+	}
+}
+
+// reserve runs while holding s.gate, so reservations are made in the order
+// Waits arrived and one at a time. It returns a reservation due within
+// reserveAhead and when it is due. While the member may not send, or while
+// the next slot is further ahead, it waits without a reservation and tries
+// again when the limit changes or the slot comes near.
+func (l *Limiter) reserve(ctx context.Context, s *sender) (*rate.Reservation, time.Time, error) {
+	for {
+		l.mu.Lock()
+		limit, err := l.limitLocked(s, l.cfg.NowFunc())
+		changed := s.changed
+		l.mu.Unlock()
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		var timer *time.Timer
+		var retry <-chan time.Time
+		if limit > 0 {
+			now := time.Now()
+			r := s.lim.ReserveN(now, 1) // burst ≥ 1, so always OK
+			delay := r.DelayFrom(now)
+			if delay <= reserveAhead {
+				return r, now.Add(delay), nil
+			}
+			// The last reservation made, so cancelling restores the limiter
+			// exactly: only the gate holder reserves.
+			r.CancelAt(now)
+			timer = time.NewTimer(delay - reserveAhead)
+			retry = timer.C
+		}
+		select {
+		case <-retry:
+		case <-changed:
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-l.done:
+			err = ErrStopped
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+	}
+}
+
+// SlowDown records a 130429 for senderID: the factor is multiplied by
+// DecreaseFactor (floored at MinFactor) here at once and for every member at
+// its next heartbeat. A 130429 within a second (or a Heartbeat, if longer) of
+// the last decrease, seen here or by another member, is part of the same
+// overload and changes nothing.
+func (l *Limiter) SlowDown(senderID int64) {
+	now := l.cfg.NowFunc()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stopped {
+		return
+	}
+	s := l.senders[senderID]
+	if s == nil { // not sending for it here; still tell the others
+		s = newSender(senderID, l.cfg.Burst)
+		l.senders[senderID] = s
+	}
+	if !s.slowedAt.IsZero() && now.Sub(s.slowedAt) < l.slowWindow {
+		return
+	}
+	f := factorAt(s.factor, s.slowedAt, now, l.cfg.IncreaseStep)
+	s.factor = max(l.cfg.MinFactor, f*l.cfg.DecreaseFactor)
+	s.slowedAt = now
+	s.pendingSlow = now
+	l.applyLocked(s, now, false)
+}
+
+// Rate is the rate in messages per second at which this process currently
+// paces senderID: its share of the number's rate times the AIMD factor,
+// less Headroom. It is 0 before the member is admitted, while the number is
+// stopped and when the last successful heartbeat is older than the lease.
+func (l *Limiter) Rate(senderID int64) float64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.senders[senderID]
+	if s == nil {
+		return 0
+	}
+	limit, _ := l.limitLocked(s, l.cfg.NowFunc())
+	return limit
+}
+
+func (l *Limiter) limitLocked(s *sender, now time.Time) (float64, error) {
+	if l.stopped {
+		return 0, ErrStopped
+	}
+	if s.err != nil {
+		return 0, s.err
+	}
+	if l.leaseFrom.IsZero() || now.Sub(l.leaseFrom) >= l.lease {
+		return 0, nil // the others may already count this member dead
+	}
+	return s.applied, nil
+}
+
+// observeLocked takes in what a heartbeat read about s; st is nil when the
+// sender does not exist.
+func (l *Limiter) observeLocked(s *sender, st *senderState, now time.Time) {
+	s.known = true
+	if st == nil {
+		s.err = fmt.Errorf("sender %d: %w", s.id, store.ErrNotFound)
+		return
+	}
+	s.err = nil
+	if st.Status != "active" {
+		s.err = ErrSenderStopped
+	}
+	s.admitted = st.Admitted
+	s.base = float64(st.RatePerSecond) / float64(max(st.Members, 1)) * (1 - l.cfg.Headroom)
+	f, at := 1.0, time.Time{}
+	if st.Factor != nil && st.SlowedAt != nil {
+		f, at = *st.Factor, *st.SlowedAt
+	}
+	// The database is the truth, except for a decrease made here after this
+	// heartbeat collected the pending ones: it is written next time.
+	step := l.cfg.IncreaseStep
+	if s.pendingSlow.IsZero() || factorAt(f, at, now, step) <= factorAt(s.factor, s.slowedAt, now, step) {
+		s.factor, s.slowedAt = f, at
+	}
+}
+
+// applyLocked sets the local limiter to s's current share and wakes the Wait
+// holding the gate if the limit or the error changed, or if force is set.
+// Reservations already made keep their slots (at most reserveAhead away);
+// the debt they represent is repaid at the new rate.
+func (l *Limiter) applyLocked(s *sender, now time.Time, force bool) {
+	next := 0.0
+	if s.known && s.err == nil && s.admitted {
+		next = s.base * factorAt(s.factor, s.slowedAt, now, l.cfg.IncreaseStep)
+	}
+	if next > 0 && rate.Limit(next) != s.lim.Limit() {
+		s.lim.SetLimitAt(time.Now(), rate.Limit(next))
+	}
+	if force || next != s.applied || s.err != nil {
+		s.applied = next
+		close(s.changed)
+		s.changed = make(chan struct{})
+	}
+}

@@ -1,0 +1,98 @@
+package throttle
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestMaxInWindow(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	at := func(ms ...int) []time.Time {
+		var ts []time.Time
+		for _, m := range ms {
+			ts = append(ts, t0.Add(time.Duration(m)*time.Millisecond))
+		}
+		return ts
+	}
+	tests := []struct {
+		name   string
+		times  []time.Time
+		window time.Duration
+		want   int
+	}{
+		{"Empty", nil, time.Second, 0},
+		{"One", at(5), time.Second, 1},
+		{"HalfOpen", at(0, 1000), time.Second, 1},
+		{"JustInside", at(0, 999), time.Second, 2},
+		{"Unsorted", at(1500, 0, 900, 950, 2000), time.Second, 3},
+		{"Cluster", at(0, 10, 400, 410, 420, 430, 1000), 100 * time.Millisecond, 4},
+		{"SameInstant", at(7, 7, 7), time.Millisecond, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			times := append([]time.Time(nil), tt.times...)
+			require.Equal(t, tt.want, MaxInWindow(tt.times, tt.window))
+			require.Equal(t, times, tt.times, "input left as it was")
+		})
+	}
+
+	t.Run("EvenlyPaced", func(t *testing.T) {
+		t.Parallel()
+		var ts []time.Time
+		for i := range 5000 {
+			ts = append(ts, t0.Add(time.Duration(i)*time.Millisecond))
+		}
+		require.Equal(t, 1000, MaxInWindow(ts, time.Second))
+		require.Equal(t, 100, MaxInWindow(ts, 100*time.Millisecond))
+	})
+}
+
+func TestFactorAt(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name     string
+		f        float64
+		slowedAt time.Time
+		now      time.Time
+		want     float64
+	}{
+		{"NeverSlowed", 1, time.Time{}, t0, 1},
+		{"JustSlowed", 0.5, t0, t0, 0.5},
+		{"UnderASecond", 0.5, t0, t0.Add(999 * time.Millisecond), 0.5},
+		{"OneSecond", 0.5, t0, t0.Add(time.Second), 0.55},
+		{"SevenAndAHalf", 0.25, t0, t0.Add(7500 * time.Millisecond), 0.6},
+		{"CappedAtOne", 0.5, t0, t0.Add(time.Hour), 1},
+		{"ClockBehind", 0.5, t0, t0.Add(-3 * time.Second), 0.5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			require.InDelta(t, tt.want, factorAt(tt.f, tt.slowedAt, tt.now, 0.05), 1e-12)
+		})
+	}
+}
+
+func TestSendLogAdmit(t *testing.T) {
+	t.Parallel()
+	var log sendLog
+	for range 3 {
+		require.Zero(t, log.admit(3))
+	}
+	wait := log.admit(3)
+	require.Positive(t, wait, "a fourth send within the second waits")
+	require.LessOrEqual(t, wait, time.Second)
+	require.Zero(t, log.admit(5), "a larger share has room at once")
+	wait = log.admit(2)
+	require.Greater(t, wait, time.Duration(0), "a smaller share waits for the older sends to age out")
+
+	// Sends older than a second no longer count.
+	old := time.Now().Add(-2 * time.Second)
+	log = sendLog{times: []time.Time{old, old, old}}
+	require.Zero(t, log.admit(1))
+	require.Len(t, log.times, 1)
+}
