@@ -4,7 +4,7 @@ export PATH := /usr/local/go/bin:$(PATH)
 GO ?= go
 FUZZTIME ?= 5s
 
-.PHONY: demo test vet unit fuzz build bench bench-import bench-webhooks bench-throttle bench-report postgres clean
+.PHONY: demo test vet unit fuzz chaos build bench bench-import bench-webhooks bench-throttle bench-report postgres clean
 
 ## demo: import a sample list, run a campaign against the simulator, print the report
 demo: postgres build
@@ -35,6 +35,10 @@ fuzz:
 ## postgres: make sure a PostgreSQL server answers on 127.0.0.1:5432 (installs and starts one if needed)
 postgres:
 	@scripts/ensure-postgres.sh
+
+## chaos: the kill test at full size (50,000 recipients, five SIGKILLs)
+chaos: postgres
+	HERALD_CHAOS_RECIPIENTS=50000 HERALD_CHAOS_KILLS=5 $(GO) test -run 'TestWorkerKilled' -timeout 30m -v ./cmd/herald/
 
 bench: bench-import bench-throttle bench-webhooks bench-report
 

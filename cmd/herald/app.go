@@ -60,6 +60,7 @@ func (a *app) rootCmd() *cobra.Command {
 		a.templatesCmd(),
 		a.sendersCmd(),
 		a.reportCmd(),
+		a.scheduleCmd(),
 	)
 	return root
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/herald-sh/herald/internal/httpapi"
 	"github.com/herald-sh/herald/internal/throttle"
 	"github.com/herald-sh/herald/internal/whatsapp"
+	"github.com/herald-sh/herald/scheduler"
 )
 
 // engineOptions chooses what a process runs.
@@ -77,6 +78,8 @@ func (a *app) newEngine(pool *pgxpool.Pool, opts engineOptions) (*engine, error)
 	// StartWorker needs the service, which needs the client: set below.
 	startWorker := &campaigns.StartWorker{}
 	river.AddWorker(workers, startWorker)
+	tickWorker := &scheduler.TickWorker{}
+	river.AddWorker(workers, tickWorker)
 
 	rcfg := &river.Config{
 		Logger:               quietRiver(a.logger),
@@ -87,6 +90,7 @@ func (a *app) newEngine(pool *pgxpool.Pool, opts engineOptions) (*engine, error)
 			river.NewPeriodicJob(river.PeriodicInterval(15*time.Second),
 				func() (river.JobArgs, *river.InsertOpts) { return campaigns.ReconcileArgs{}, nil },
 				&river.PeriodicJobOpts{RunOnStart: true}),
+			scheduler.PeriodicJob(),
 		},
 	}
 	if opts.Work {
@@ -104,6 +108,7 @@ func (a *app) newEngine(pool *pgxpool.Pool, opts engineOptions) (*engine, error)
 	e.river = client
 	e.service = campaigns.NewService(a.logger, pool, client, campaigns.Config{})
 	startWorker.Service = e.service
+	tickWorker.Scheduler = scheduler.NewScheduler(a.logger, pool, e.service, scheduler.Config{})
 
 	if opts.Listener != nil {
 		e.server = httpapi.NewServer(a.logger, pool, httpapi.Config{
