@@ -177,6 +177,27 @@ func TestVerify(t *testing.T) {
 		}, v.Mismatches)
 	})
 
+	t.Run("DetectsCounterDrift", func(t *testing.T) {
+		t.Parallel()
+		tx := storetest.Tx(t)
+		f := newFixture(t, tx)
+		_, err := RecordConversions(ctx, tx, []Conversion{{Phone: "+5511900000008", ValueMicros: 5_000_000,
+			Currency: "USD", OccurredAt: t0.Add(time.Hour)}}, 0)
+		require.NoError(t, err)
+		v, err := Verify(ctx, tx, f.campaignID)
+		require.NoError(t, err)
+		require.True(t, v.OK, v.Mismatches)
+
+		exec(t, tx, `UPDATE campaign_exclusion_counts SET count = count + 1 WHERE campaign_id = $1 AND reason = 'invalid'`, f.campaignID)
+		exec(t, tx, `UPDATE campaign_conversions SET value_micros = 1 WHERE campaign_id = $1`, f.campaignID)
+		v, err = Verify(ctx, tx, f.campaignID)
+		require.NoError(t, err)
+		require.Equal(t, []string{
+			"skipped invalid: campaign_exclusion_counts 2, exclusions 1",
+			"conversion value in USD: campaign_conversions 1, conversions 5000000",
+		}, v.Mismatches)
+	})
+
 	t.Run("OpenSendsInFinishedCampaign", func(t *testing.T) {
 		t.Parallel()
 		tx := storetest.Tx(t)

@@ -200,6 +200,28 @@ func TestExports(t *testing.T) {
 		require.Equal(t, []string{"Summary"}, x.GetSheetList())
 	})
 
+	t.Run("XLSXSheetsPastTheRowLimit", func(t *testing.T) {
+		t.Parallel()
+		tx := storetest.Tx(t)
+		f := newFixture(t, tx)
+		x := excelize.NewFile()
+		defer x.Close()
+		// Five rows a sheet (a header and four recipients) stand for Excel's 1,048,576.
+		require.NoError(t, writeRecipientsSheet(x, Recipients(ctx, tx, f.campaignID), 5))
+		require.Equal(t, []string{"Sheet1", "Recipients", "Recipients 2", "Recipients 3", "Recipients 4", "Recipients 5"}, x.GetSheetList())
+		phones := map[string]bool{}
+		for _, sheet := range x.GetSheetList()[1:] {
+			rows, err := x.GetRows(sheet)
+			require.NoError(t, err)
+			require.Equal(t, recipientColumns, rows[0], sheet)
+			require.Len(t, rows, 5, sheet)
+			for _, row := range rows[1:] {
+				phones[row[0]] = true
+			}
+		}
+		require.Len(t, phones, 20)
+	})
+
 	t.Run("RecipientsInBatches", func(t *testing.T) {
 		t.Parallel()
 		tx := storetest.Tx(t)

@@ -204,3 +204,6 @@ func newFixture(t testing.TB, tx pgx.Tx) fixture {
 	}
 	return f
 }
+
+// copyRows is a pgx.CopyFromSource of literal rows.
+func copyRows(rows ...[]any) pgx.CopyFromSource { return pgx.CopyFromRows(rows) }

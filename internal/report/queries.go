@@ -1,12 +1,14 @@
 package report
 
 // SQL for reports. Reports read tables the campaigns package owns (campaigns,
-// sends, rollups, exclusions) and never write them; the only table report
-// owns is conversions.
+// sends, rollups, exclusions) and never write them; report owns conversions
+// and the two counter tables of migration 0004 (campaign_conversions,
+// campaign_exclusion_counts), which triggers keep.
 //
 // A campaign report reads only per-campaign aggregates (rollup slots,
-// failures per code, events per minute) and the exclusions, never sends, so
-// that it costs the same for a hundred recipients or a million.
+// failures per code, events per minute, exclusions per reason, conversions
+// per currency), never sends nor exclusions, so that it costs the same for a
+// hundred recipients or a million.
 
 const campaignGet = `
 SELECT c.id, c.name, c.status, c.audience, c.created_at, c.started_at, c.finished_at,
@@ -31,14 +33,13 @@ FROM campaign_failures
 WHERE campaign_id = $1 AND count <> 0
 ORDER BY count DESC, error_code`
 
-// Exclusions have no rollup: they are written once, by the expansion, and
-// are few next to the sends. The (campaign_id, reason) index of migration
-// 0004 makes this an index-only scan.
+// campaign_exclusion_counts is kept by a trigger of migration 0004.
 const exclusionsByReason = `
-SELECT reason, count(*)
-FROM campaign_exclusions
+SELECT reason, sum(count)::bigint
+FROM campaign_exclusion_counts
 WHERE campaign_id = $1
-GROUP BY reason`
+GROUP BY reason
+HAVING sum(count) <> 0`
 
 // At the table's own resolution the primary key returns the rows in order:
 // no aggregate, no sort.
@@ -59,9 +60,9 @@ WHERE campaign_id = $1
 GROUP BY 1, 2
 ORDER BY 1, 2`
 
+// campaign_conversions is kept by a trigger of migration 0004.
 const conversionsByCurrency = `
-SELECT currency, count(*), coalesce(sum(value_micros), 0)::bigint
-FROM conversions
-WHERE campaign_id = $1
-GROUP BY currency
+SELECT currency, count, value_micros
+FROM campaign_conversions
+WHERE campaign_id = $1 AND count <> 0
 ORDER BY currency`

@@ -45,14 +45,16 @@ type RecipientIter func(yield func(Recipient, error) bool)
 const recipientBatch = 5000
 
 // Both keysets follow the (campaign_id, contact_id) unique key of their
-// table, so each batch is one index range scan.
+// table, so each batch is one index range scan. The repeated bound on c.id
+// is for the planner: without it a merge join walks contacts from the first
+// id on every batch (200 ms a batch at a million contacts).
 const recipientSendsPage = `
 SELECT s.id, s.contact_id, s.phone, c.name, s.country, s.status, coalesce(s.error_code, 0),
        s.error_title, s.error_details, s.queued_at, s.accepted_at, s.sent_at, s.delivered_at,
        s.read_at, s.failed_at, s.replied_at, s.clicked_at
 FROM sends s
 JOIN contacts c ON c.id = s.contact_id
-WHERE s.campaign_id = $1 AND s.contact_id > $2
+WHERE s.campaign_id = $1 AND s.contact_id > $2 AND c.id > $2
 ORDER BY s.contact_id
 LIMIT $3`
 
@@ -60,7 +62,7 @@ const recipientExclusionsPage = `
 SELECT e.contact_id, c.phone, c.name, c.country, e.reason, e.detail
 FROM campaign_exclusions e
 JOIN contacts c ON c.id = e.contact_id
-WHERE e.campaign_id = $1 AND e.contact_id > $2
+WHERE e.campaign_id = $1 AND e.contact_id > $2 AND c.id > $2
 ORDER BY e.contact_id
 LIMIT $3`
 

@@ -53,29 +53,45 @@ WITH roll AS (
     SELECT coalesce(jsonb_object_agg(code::text, n), '{}') AS m
     FROM (SELECT coalesce(error_code, 0) AS code, count(*) AS n
           FROM sends WHERE campaign_id = $1 AND status = 'failed' GROUP BY 1) f
-), excl AS (
-    SELECT count(*) AS n FROM campaign_exclusions WHERE campaign_id = $1
+), excl_roll AS (
+    SELECT coalesce(jsonb_object_agg(reason, n), '{}') AS m
+    FROM (SELECT reason, sum(count) AS n FROM campaign_exclusion_counts
+          WHERE campaign_id = $1 GROUP BY reason HAVING sum(count) <> 0) e
+), excl_raw AS (
+    SELECT coalesce(jsonb_object_agg(reason, n), '{}') AS m, coalesce(sum(n), 0)::bigint AS total
+    FROM (SELECT reason, count(*) AS n FROM campaign_exclusions WHERE campaign_id = $1 GROUP BY reason) e
+), conv_roll AS (
+    SELECT coalesce(jsonb_object_agg(currency, count), '{}') AS n, coalesce(jsonb_object_agg(currency, value_micros), '{}') AS v
+    FROM campaign_conversions WHERE campaign_id = $1 AND count <> 0
+), conv_raw AS (
+    SELECT coalesce(jsonb_object_agg(currency, n), '{}') AS n, coalesce(jsonb_object_agg(currency, v), '{}') AS v
+    FROM (SELECT currency, count(*) AS n, sum(value_micros) AS v FROM conversions
+          WHERE campaign_id = $1 GROUP BY currency) c
 )
 SELECT c.audience, c.status,
        roll.queued, roll.in_flight, roll.accepted, roll.unknown, roll.sent, roll.delivered, roll.read,
        roll.failed, roll.cancelled, roll.replied, roll.clicked,
        raw.queued, raw.in_flight, raw.accepted, raw.unknown, raw.sent, raw.delivered, raw.read,
        raw.failed, raw.cancelled, raw.replied, raw.clicked, raw.total,
-       fail_roll.m, fail_raw.m, excl.n
-FROM campaigns c, roll, raw, fail_roll, fail_raw, excl
+       fail_roll.m, fail_raw.m, excl_roll.m, excl_raw.m, excl_raw.total,
+       conv_roll.n, conv_raw.n, conv_roll.v, conv_raw.v
+FROM campaigns c, roll, raw, fail_roll, fail_raw, excl_roll, excl_raw, conv_roll, conv_raw
 WHERE c.id = $1`
 
 var verifyFields = [...]string{"queued", "in_flight", "accepted", "unknown", "sent", "delivered", "read",
 	"failed", "cancelled", "replied", "clicked"}
 
 // Verify recounts a campaign from its raw rows (sends by status, failed sends
-// by error code, sends with a reply or a click, exclusions) and compares the
-// counts with the rollups and the audience:
+// by error code, sends with a reply or a click, exclusions, conversions) and
+// compares the counts with the rollups and the audience:
 //
 //   - each status column, replied and clicked of the summed rollup slots
 //     against the sends;
 //   - campaign_failures against failed sends per error_code (a failed send
 //     without a code counts as code 0);
+//   - the exclusion counters against the exclusions, per reason, and the
+//     conversion counters against the attributed conversions, per currency
+//     (count and value);
 //   - audience against sends + exclusions;
 //   - for a completed or cancelled campaign, that nothing is queued or in
 //     flight.
@@ -85,11 +101,14 @@ var verifyFields = [...]string{"queued", "in_flight", "accepted", "unknown", "se
 // store.ErrNotFound.
 func Verify(ctx context.Context, db store.DBTX, campaignID int64) (*Verification, error) {
 	var (
-		audience          int64
-		status            string
-		roll, raw         [len(verifyFields)]int64
-		total, excluded   int64
-		failRoll, failRaw map[string]int64
+		audience            int64
+		status              string
+		roll, raw           [len(verifyFields)]int64
+		total, excluded     int64
+		failRoll, failRaw   map[string]int64
+		exclRoll, exclRaw   map[string]int64
+		convRollN, convRawN map[string]int64
+		convRollV, convRawV map[string]int64
 	)
 	dest := []any{&audience, &status}
 	for i := range roll {
@@ -98,7 +117,8 @@ func Verify(ctx context.Context, db store.DBTX, campaignID int64) (*Verification
 	for i := range raw {
 		dest = append(dest, &raw[i])
 	}
-	dest = append(dest, &total, &failRoll, &failRaw, &excluded)
+	dest = append(dest, &total, &failRoll, &failRaw, &exclRoll, &exclRaw, &excluded,
+		&convRollN, &convRawN, &convRollV, &convRawV)
 	if err := db.QueryRow(ctx, verifyQuery, campaignID).Scan(dest...); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, fmt.Errorf("verify campaign %d: %w", campaignID, store.ErrNotFound)
@@ -112,21 +132,10 @@ func Verify(ctx context.Context, db store.DBTX, campaignID int64) (*Verification
 			v.Mismatches = append(v.Mismatches, fmt.Sprintf("%s: rollups %d, sends %d", f, roll[i], raw[i]))
 		}
 	}
-	codes := make([]string, 0, len(failRoll)+len(failRaw))
-	for c := range failRoll {
-		codes = append(codes, c)
-	}
-	for c := range failRaw {
-		if _, ok := failRoll[c]; !ok {
-			codes = append(codes, c)
-		}
-	}
-	sort.Strings(codes)
-	for _, c := range codes {
-		if failRoll[c] != failRaw[c] {
-			v.Mismatches = append(v.Mismatches, fmt.Sprintf("failed with code %s: campaign_failures %d, sends %d", c, failRoll[c], failRaw[c]))
-		}
-	}
+	v.compareMaps("failed with code %s: campaign_failures %d, sends %d", failRoll, failRaw)
+	v.compareMaps("skipped %s: campaign_exclusion_counts %d, exclusions %d", exclRoll, exclRaw)
+	v.compareMaps("conversions in %s: campaign_conversions %d, conversions %d", convRollN, convRawN)
+	v.compareMaps("conversion value in %s: campaign_conversions %d, conversions %d", convRollV, convRawV)
 	if audience != total+excluded {
 		v.Mismatches = append(v.Mismatches, fmt.Sprintf("audience: campaign %d, sends %d + exclusions %d = %d",
 			audience, total, excluded, total+excluded))
@@ -138,4 +147,24 @@ func Verify(ctx context.Context, db store.DBTX, campaignID int64) (*Verification
 	}
 	v.OK = len(v.Mismatches) == 0
 	return v, nil
+}
+
+// compareMaps adds a mismatch, formatted with key, rollup and raw value, for
+// each key whose values differ (a missing key counts as 0).
+func (v *Verification) compareMaps(format string, rollup, raw map[string]int64) {
+	keys := make([]string, 0, len(rollup)+len(raw))
+	for k := range rollup {
+		keys = append(keys, k)
+	}
+	for k := range raw {
+		if _, ok := rollup[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if rollup[k] != raw[k] {
+			v.Mismatches = append(v.Mismatches, fmt.Sprintf(format, k, rollup[k], raw[k]))
+		}
+	}
 }

@@ -15,7 +15,8 @@ const (
 
 // WriteXLSX writes a campaign as an Excel workbook: a "Summary" sheet (the
 // report's tables and a bar chart of the funnel) and, when recipients is not
-// nil, a "Recipients" sheet with one row per recipient. The recipients are
+// nil, a "Recipients" sheet with one row per recipient (continued in
+// "Recipients 2" … past Excel's limit of 1,048,576 rows a sheet). The recipients are
 // streamed (excelize StreamWriter), so memory does not grow with the
 // audience; excelize spills to a temporary file past 16 MB. Text that came
 // from users is neutralised against formula injection as in WriteCSV.
@@ -33,8 +34,8 @@ func WriteXLSX(w io.Writer, r *CampaignReport, recipients RecipientIter) (err er
 		return fmt.Errorf("write summary sheet: %w", err)
 	}
 	if recipients != nil {
-		if err := writeRecipientsSheet(f, recipients); err != nil {
-			return err
+		if err := writeRecipientsSheet(f, recipients, excelize.TotalRows); err != nil {
+			return fmt.Errorf("write recipients: %w", err)
 		}
 	}
 	if err := f.Write(w); err != nil {
@@ -181,22 +182,43 @@ func (s *sheetWriter) rateRow(label string, count any, rate float64, style int) 
 	}
 }
 
-func writeRecipientsSheet(f *excelize.File, recipients RecipientIter) error {
-	if _, err := f.NewSheet(recipientsSheet); err != nil {
-		return fmt.Errorf("add recipients sheet: %w", err)
+// recipientSheetName names the sheets of recipients: "Recipients", then
+// "Recipients 2", "Recipients 3" … past Excel's 1,048,576 rows a sheet.
+func recipientSheetName(i int) string {
+	if i == 1 {
+		return recipientsSheet
 	}
-	sw, err := f.NewStreamWriter(recipientsSheet)
+	return fmt.Sprintf("%s %d", recipientsSheet, i)
+}
+
+// recipientsStream writes recipient rows into as many sheets as they need.
+type recipientsStream struct {
+	f              *excelize.File
+	sw             *excelize.StreamWriter
+	bold, dateTime int
+	sheets         int // sheets started
+	next           int // next row of the current sheet, 1-based
+	maxRows        int // rows a sheet holds, header included
+}
+
+// start begins the next sheet with its column widths, frozen header row
+// and header.
+func (rs *recipientsStream) start() error {
+	if rs.sw != nil {
+		if err := rs.sw.Flush(); err != nil {
+			return fmt.Errorf("flush %s: %w", recipientSheetName(rs.sheets), err)
+		}
+	}
+	rs.sheets++
+	name := recipientSheetName(rs.sheets)
+	if _, err := rs.f.NewSheet(name); err != nil {
+		return fmt.Errorf("add sheet %s: %w", name, err)
+	}
+	sw, err := rs.f.NewStreamWriter(name)
 	if err != nil {
-		return fmt.Errorf("stream recipients sheet: %w", err)
+		return fmt.Errorf("stream sheet %s: %w", name, err)
 	}
-	bold, err := f.NewStyle(&excelize.Style{Font: &excelize.Font{Bold: true}})
-	if err != nil {
-		return err
-	}
-	dateTime, err := f.NewStyle(&excelize.Style{CustomNumFmt: ptrTo("yyyy-mm-dd hh:mm:ss")})
-	if err != nil {
-		return err
-	}
+	rs.sw = sw
 	widths := []float64{18, 24, 8, 11, 11, 30, 30}
 	for i, wd := range widths {
 		if err := sw.SetColWidth(i+1, i+1, wd); err != nil {
@@ -206,23 +228,53 @@ func writeRecipientsSheet(f *excelize.File, recipients RecipientIter) error {
 	if err := sw.SetColWidth(len(widths)+1, len(recipientColumns), 20); err != nil {
 		return err
 	}
+	// Panes must come before the first row.
 	if err := sw.SetPanes(&excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"}); err != nil {
 		return err
 	}
 	header := make([]any, len(recipientColumns))
 	for i, c := range recipientColumns {
-		header[i] = excelize.Cell{StyleID: bold, Value: c}
+		header[i] = excelize.Cell{StyleID: rs.bold, Value: c}
 	}
-	if err := sw.SetRow("A1", header, excelize.RowOpts{}); err != nil {
-		return fmt.Errorf("write recipients header: %w", err)
+	if err := sw.SetRow("A1", header); err != nil {
+		return fmt.Errorf("write header of %s: %w", name, err)
 	}
-	row := make([]any, len(recipientColumns))
-	n := 1
+	rs.next = 2
+	return nil
+}
+
+func (rs *recipientsStream) write(row []any) error {
+	if rs.next > rs.maxRows {
+		if err := rs.start(); err != nil {
+			return err
+		}
+	}
+	cell, _ := excelize.CoordinatesToCellName(1, rs.next)
+	if err := rs.sw.SetRow(cell, row); err != nil {
+		return fmt.Errorf("write row %d of %s: %w", rs.next, recipientSheetName(rs.sheets), err)
+	}
+	rs.next++
+	return nil
+}
+
+func writeRecipientsSheet(f *excelize.File, recipients RecipientIter, maxRows int) error {
+	bold, err := f.NewStyle(&excelize.Style{Font: &excelize.Font{Bold: true}})
+	if err != nil {
+		return err
+	}
+	dateTime, err := f.NewStyle(&excelize.Style{CustomNumFmt: ptrTo("yyyy-mm-dd hh:mm:ss")})
+	if err != nil {
+		return err
+	}
+	rs := &recipientsStream{f: f, bold: bold, dateTime: dateTime, maxRows: maxRows}
+	if err := rs.start(); err != nil {
+		return err
+	}
+	row := make([]any, 0, len(recipientColumns))
 	for rcpt, err := range recipients {
 		if err != nil {
 			return err
 		}
-		n++
 		var code any
 		if rcpt.ErrorCode != 0 {
 			code = rcpt.ErrorCode
@@ -237,13 +289,12 @@ func writeRecipientsSheet(f *excelize.File, recipients RecipientIter) error {
 			// Excel has no time zones: write UTC wall-clock time.
 			row = append(row, excelize.Cell{StyleID: dateTime, Value: t.UTC().Truncate(time.Second)})
 		}
-		cell, _ := excelize.CoordinatesToCellName(1, n)
-		if err := sw.SetRow(cell, row); err != nil {
-			return fmt.Errorf("write recipient row %d: %w", n, err)
+		if err := rs.write(row); err != nil {
+			return err
 		}
 	}
-	if err := sw.Flush(); err != nil {
-		return fmt.Errorf("flush recipients sheet: %w", err)
+	if err := rs.sw.Flush(); err != nil {
+		return fmt.Errorf("flush %s: %w", recipientSheetName(rs.sheets), err)
 	}
 	return nil
 }
