@@ -65,6 +65,10 @@ func TestTemplates(t *testing.T) {
 	other := newCampaign(t, tx, otherTmpl, f.senderID, "Codes", "completed", 2)
 	exec(t, tx, `INSERT INTO campaign_rollups (campaign_id, slot, delivered, failed) VALUES ($1, 3, 1, 1)`, other)
 
+	_, err := RecordConversions(ctx, tx, []Conversion{{Phone: "+5511900000008", ValueMicros: 1, Currency: "USD",
+		OccurredAt: t0.Add(time.Hour)}}, 0)
+	require.NoError(t, err)
+
 	got, err := Templates(ctx, tx, TemplateFilter{})
 	require.NoError(t, err)
 	var spring, otp *TemplateStats
@@ -80,7 +84,7 @@ func TestTemplates(t *testing.T) {
 	require.NotNil(t, otp)
 	require.Equal(t, TemplateStats{Template: "spring_sale", Language: "en", Category: "marketing", Campaigns: 2,
 		Audience: 25, Skipped: 4 + 1, Sent: 13, Delivered: 8, Read: 4, Failed: 3, Replied: 3, Clicked: 1,
-		CostMicros: 500_000, Rates: Rates{Delivery: 8.0 / 13, Read: 0.5, Reply: 3.0 / 8, Click: 1.0 / 8, Failure: 3.0 / 16}}, *spring)
+		CostMicros: 500_000, Conversions: 1, Rates: Rates{Delivery: 8.0 / 13, Read: 0.5, Reply: 3.0 / 8, Click: 1.0 / 8, Failure: 3.0 / 16}}, *spring)
 	require.Equal(t, int64(1), otp.Campaigns)
 	require.Equal(t, int64(1), otp.Delivered)
 	require.Equal(t, int64(0), otp.Skipped)

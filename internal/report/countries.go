@@ -36,7 +36,7 @@ type CountryStats struct {
 
 // There are no rollups by country, so this reads every send of the
 // campaign once (a scan of its rows through the (campaign_id, contact_id)
-// index): about half a second per million sends. Use it for a detail page
+// index): 400–750 ms per million sends (docs/BENCHMARKS.md). Use it for a detail page
 // or an export, not for a list.
 const countriesBreakdown = `
 SELECT s.country, coalesce(nullif(s.pricing_category, ''), t.category) AS category,

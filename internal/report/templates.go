@@ -43,8 +43,8 @@ type TemplateStats struct {
 	Rates       Rates `json:"rates"`
 }
 
-// Rollups only: one lateral sum of a campaign's slots per campaign, and the
-// conversions through their partial index; no sends are read. Draft
+// Rollups only: one lateral sum of a campaign's slots and one of its
+// conversion counters per campaign; no sends are read. Draft
 // campaigns have sent nothing and are left out.
 const templatesCompare = `
 SELECT t.name, t.language, t.category, count(*), coalesce(sum(c.audience), 0)::bigint,
@@ -62,7 +62,7 @@ CROSS JOIN LATERAL (
            sum(cost_micros) AS cost_micros
     FROM campaign_rollups WHERE campaign_id = c.id
 ) r
-CROSS JOIN LATERAL (SELECT count(*) AS n FROM conversions WHERE campaign_id = c.id) cv
+CROSS JOIN LATERAL (SELECT sum(count) AS n FROM campaign_conversions WHERE campaign_id = c.id) cv
 WHERE c.status <> 'draft'
   AND ($1::timestamptz IS NULL OR c.created_at >= $1)
   AND ($2::timestamptz IS NULL OR c.created_at < $2)

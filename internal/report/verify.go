@@ -23,7 +23,7 @@ type Verification struct {
 
 // One statement, so one snapshot: a running campaign is compared with
 // itself at one instant. It scans the campaign's sends twice (statuses;
-// failed ones by code), which costs about a second per million sends.
+// failed ones by code): 250–400 ms per million sends (docs/BENCHMARKS.md).
 const verifyQuery = `
 WITH roll AS (
     SELECT coalesce(sum(queued), 0)::bigint AS queued, coalesce(sum(in_flight), 0)::bigint AS in_flight,
