@@ -311,8 +311,8 @@ func guessPhone(cells, keys, mapped []string) (int, error) {
 		for _, byTokens := range []bool{false, true} {
 			var found []int
 			for i, k := range keys {
-				if mapped[i] != "" || k == "" {
-					continue
+				if mapped[i] != "" || k == "" || looksLikeConsent(k) {
+					continue // "Aceita WhatsApp" is consent, not a number
 				}
 				if (!byTokens && contains(tier.exact, k)) || (byTokens && sharesToken(k, tier.tokens)) {
 					found = append(found, i)
@@ -363,6 +363,18 @@ func pick(explicit int, keys, mapped []string, taken map[int]bool, exact, parts 
 		taken[found] = true
 	}
 	return found
+}
+
+func looksLikeConsent(key string) bool {
+	if contains(consentExact, key) {
+		return true
+	}
+	for _, p := range consentParts {
+		if strings.Contains(key, p) {
+			return true
+		}
+	}
+	return false
 }
 
 func sharesToken(key string, tokens []string) bool {

@@ -82,6 +82,11 @@ func (s *Service) load(ctx context.Context, src rowSource, opts Options, sum *Su
 			opts.ProgressFunc(Progress{Phase: "saving", Rows: progress.rows, Bytes: atomic.LoadInt64(read)})
 		}
 
+		// The staging table has no statistics yet; without them the planner
+		// takes it for a few rows and may pick nested loops over a million.
+		if _, err := tx.Exec(ctx, stageAnalyze); err != nil {
+			return fmt.Errorf("analyze staging table: %w", err)
+		}
 		if _, err := tx.Exec(ctx, errorsSave, sum.ImportID); err != nil {
 			return fmt.Errorf("save row errors: %w", err)
 		}

@@ -1,9 +1,12 @@
 package importer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
+	"slices"
+	"strings"
 	"sync"
 )
 
@@ -150,6 +153,8 @@ func (p *pipeline) convert() {
 		for _, r := range b.rows {
 			b.buf = conv.convert(b.buf, r, &b.counts, &b.errs)
 		}
+		// Errors of one row in the order Service.Errors lists them.
+		slices.SortStableFunc(b.errs, compareRowErrors)
 		select {
 		case p.out <- b:
 		case <-p.done:
@@ -225,4 +230,9 @@ func (p *pipeline) nextBatch() (*batch, error) {
 			return nil, p.ctx.Err()
 		}
 	}
+}
+
+// compareRowErrors orders errors by line, column and reason.
+func compareRowErrors(a, b RowError) int {
+	return cmp.Or(cmp.Compare(a.Line, b.Line), strings.Compare(a.Column, b.Column), strings.Compare(a.Reason, b.Reason))
 }

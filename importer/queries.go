@@ -56,6 +56,8 @@ CREATE TEMP TABLE import_stage (
 const stageCopy = `COPY import_stage (line, phone, country, name, email, attributes, consent, consent_at,
     err_column, err_reason) FROM STDIN (FORMAT binary)`
 
+const stageAnalyze = `ANALYZE import_stage`
+
 const stageDrop = `DROP TABLE import_stage`
 
 const errorsSave = `

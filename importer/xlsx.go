@@ -45,7 +45,7 @@ type xlsxSource struct {
 func openXLSX(path, name, sheet, tmpDir string) (*xlsxSource, error) {
 	f, err := excelize.OpenFile(path, excelize.Options{RawCellValue: true, TmpDir: tmpDir})
 	if err != nil {
-		problem := "this is not a readable Excel workbook"
+		problem := "this zip archive is not a readable Excel workbook"
 		if errors.Is(err, zip.ErrFormat) || errors.Is(err, io.ErrUnexpectedEOF) {
 			problem = "this is not a readable Excel workbook (the file is damaged or incomplete)"
 		}
@@ -150,11 +150,16 @@ func expandExponent(v string) string {
 	return strconv.FormatFloat(f, 'f', -1, 64)
 }
 
+// minDateSerial is 1900-03-01. Smaller whole numbers in a date column are
+// not dates: they are the 1 and 0 of TRUE and FALSE (which raw values do
+// not tell from numbers) or counts.
+const minDateSerial = 61
+
 // serialToISO turns an Excel date serial into "2006-01-02", with the time
 // ("2006-01-02T15:04:05") when it has one, or just the time below one day.
 func serialToISO(v string, date1904 bool) (string, bool) {
 	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || f < 0 || f > maxExcelSerial+1 {
+	if err != nil || f <= 0 || f > maxExcelSerial+1 || (f >= 1 && f < minDateSerial) {
 		return "", false
 	}
 	t, err := excelize.ExcelDateToTime(f, date1904)
@@ -200,8 +205,8 @@ func probeDateColumns(f *excelize.File, sheet string, date1904 bool) (map[int]bo
 			}
 			if t, err := excelize.ExcelDateToTime(f, date1904); err == nil && displaysDate(sc[j], t) {
 				dates[j]++
-			} else {
-				others[j]++
+			} else if strings.ContainsAny(sc[j], "0123456789") {
+				others[j]++ // a number format; TRUE and FALSE are neither
 			}
 		}
 	}
