@@ -90,26 +90,14 @@ func (s *Service) load(ctx context.Context, src rowSource, opts Options, sum *Su
 		if _, err := tx.Exec(ctx, errorsSave, sum.ImportID); err != nil {
 			return fmt.Errorf("save row errors: %w", err)
 		}
-		rows, err := tx.Query(ctx, contactsMerge, listID, "import:"+strconv.FormatInt(sum.ImportID, 10))
+		m, err := merge(ctx, tx, listID, "import:"+strconv.FormatInt(sum.ImportID, 10))
 		if err != nil {
-			return fmt.Errorf("merge contacts: %w", err)
-		}
-		m, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[mergeResult])
-		if err != nil {
-			return fmt.Errorf("merge contacts: %w", err)
-		}
-		if m.Members < m.DistinctRows {
-			if _, err := tx.Exec(ctx, membersFallback, listID); err != nil {
-				return fmt.Errorf("add contacts to list: %w", err)
-			}
+			return err
 		}
 		sum.Rows, sum.Invalid, sum.Skipped = counts.rows, counts.invalid, counts.skipped
 		sum.Duplicates = counts.staged - m.DistinctRows
 		sum.Imported, sum.Updated, sum.Unchanged = m.Imported, m.Updated, m.Unchanged
 		sum.OptedIn, sum.NotOptedIn, sum.OptedOut, sum.KeptOptedOut = m.OptedIn, m.NotOptedIn, m.OptedOut, m.KeptOptedOut
-		// A contact another transaction created while this one ran is in
-		// the list but in neither count above.
-		sum.Unchanged += m.DistinctRows - (m.Imported + m.Updated + m.Unchanged)
 
 		details := importDetails{Encoding: sum.Encoding, Delimiter: sum.Delimiter, Sheet: sum.Sheet,
 			HeaderRow: sum.HeaderRow, Columns: sum.Columns}
@@ -127,4 +115,27 @@ func (s *Service) load(ctx context.Context, src rowSource, opts Options, sum *Su
 		}
 		return nil
 	})
+}
+
+// merge runs contactsMerge in a savepoint, again if another transaction
+// created a contact the import thought new (unique violation) or deleted
+// one it thought existing (foreign key violation) since it looked.
+func merge(ctx context.Context, tx pgx.Tx, listID int64, source string) (mergeResult, error) {
+	for attempt := 1; ; attempt++ {
+		var m mergeResult
+		err := pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
+			rows, err := sp.Query(ctx, contactsMerge, listID, source)
+			if err != nil {
+				return err
+			}
+			m, err = pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[mergeResult])
+			return err
+		})
+		if err == nil {
+			return m, nil
+		}
+		if attempt == mergeAttempts || !errors.Is(store.InterpretError(err), store.ErrConflict) {
+			return mergeResult{}, fmt.Errorf("merge contacts: %w", err)
+		}
+	}
 }

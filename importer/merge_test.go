@@ -342,3 +342,44 @@ func TestImportIsAtomic(t *testing.T) {
 		require.Equal(t, ConsentOptedOut, b.stored(t, "+5511900000001").Consent)
 	})
 }
+
+// TestImportWhenAContactAppearsUnderIt has another transaction create one of
+// the file's contacts while the import is merging: the merge waits for it,
+// fails on the unique number, and runs again with the contact as existing.
+func TestImportWhenAContactAppearsUnderIt(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, pool := storetest.DB(t)
+	svc := NewService(slog.New(slog.NewTextHandler(io.Discard, nil)), Config{TempDir: t.TempDir()}, pool)
+	b := &testBundle{ctx: ctx, svc: svc, db: pool}
+
+	other, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	defer other.Rollback(ctx) //nolint:errcheck // committed below
+	_, err = other.Exec(ctx, `INSERT INTO contacts (phone, name, consent) VALUES ('+5511900000001', 'Other', 'opted_out')`)
+	require.NoError(t, err)
+
+	done := make(chan error, 1)
+	var sum *Summary
+	go func() {
+		var err error
+		sum, err = svc.Import(ctx, strings.NewReader("phone,name,consent\n11900000001,A,yes\n11900000002,B,yes\n"),
+			Options{List: "l", FileName: "l.csv", DefaultCountry: "BR"})
+		done <- err
+	}()
+	// Wait until the import's insert waits on the uncommitted number.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		require.True(t, time.Now().Before(deadline), "the import never waited for the other transaction")
+		if b.count(t, `SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%import_stage%'`) > 0 {
+			break
+		}
+	}
+	require.NoError(t, other.Commit(ctx))
+	require.NoError(t, <-done)
+
+	require.Equal(t, 1, sum.Imported)
+	require.Equal(t, 1, sum.Updated, "the contact that appeared, renamed")
+	require.Equal(t, 1, sum.KeptOptedOut)
+	require.Equal(t, 2, b.count(t, `SELECT count(*) FROM list_members`))
+	require.Equal(t, ConsentOptedOut, b.stored(t, "+5511900000001").Consent)
+}

@@ -66,102 +66,133 @@ SELECT $1, line, err_column, err_reason
 FROM import_stage
 WHERE err_reason IS NOT NULL`
 
-// contactsMerge upserts the staged contacts and their list membership in one
+// contactsMerge writes the staged contacts and their list membership in one
 // statement, and counts what it did.
 //
 //   - src keeps the first row of each number (DISTINCT ON … ORDER BY phone,
-//     line); sorted by phone, it also inserts in the unique index's order.
-//   - cur is the contacts that exist (their consent before the import), read
-//     from the statement's snapshot.
-//   - up inserts or updates. Consent only rises from not_opted_in to
-//     opted_in, and opted_out is never left (the file may opt someone out).
-//     A blank name or email keeps the stored one; attributes are merged. Rows
-//     with nothing new are not updated at all (WHERE), so re-importing a
-//     list writes nothing. (xmax = 0) tells an inserted row from an updated
-//     one.
-//   - members adds to the list the new contacts and every existing one
-//     (updated or not; cur has them all).
+//     line) with the contact that has the number, if any (its consent
+//     before the import). Sorted by phone, new contacts go into the unique
+//     index in its own order.
+//   - ins inserts the new contacts with a plain INSERT: no ON CONFLICT, whose
+//     speculative insertion costs a third more per row. A contact created
+//     by another transaction after src was read makes it fail with a unique
+//     violation; load then runs the statement again (see mergeAttempts).
+//   - upd updates the existing contacts that the row changes, and only
+//     those (re-importing a list writes nothing). Consent only rises from
+//     not_opted_in to opted_in, and opted_out is never left (the file may
+//     opt someone out). A blank name or email keeps the stored one;
+//     attributes are merged.
+//   - the new contacts join the list with a plain INSERT (they cannot be
+//     members yet); existing ones with ON CONFLICT DO NOTHING.
 //   - events records the consent changes of existing contacts.
 //
+// The counts come from aggregates over each part, without joining them.
 // $1 is the list id, $2 the consent source ("import:<id>").
 const contactsMerge = `
 WITH src AS MATERIALIZED (
-    SELECT DISTINCT ON (phone) phone, country, name, email, attributes, consent, consent_at
-    FROM import_stage
-    WHERE err_reason IS NULL
-    ORDER BY phone, line
+    SELECT DISTINCT ON (s.phone) s.phone, s.country, s.name, s.email, s.attributes, s.consent, s.consent_at,
+           c.id AS contact_id, c.consent AS before
+    FROM import_stage s
+    LEFT JOIN contacts c ON c.phone = s.phone
+    WHERE s.err_reason IS NULL
+    ORDER BY s.phone, s.line
 ),
-cur AS MATERIALIZED (
-    SELECT c.id, c.consent FROM src JOIN contacts c ON c.phone = src.phone
-),
-up AS (
-    INSERT INTO contacts AS c (phone, country, name, email, attributes, consent, consent_source, consent_at, opted_out_at)
+ins AS (
+    INSERT INTO contacts (phone, country, name, email, attributes, consent, consent_source, consent_at, opted_out_at)
     SELECT phone, country, name, email, attributes, consent,
            CASE WHEN consent = 'not_opted_in' THEN '' ELSE $2::text END,
            CASE WHEN consent = 'opted_in' THEN coalesce(consent_at, now()) END,
            CASE WHEN consent = 'opted_out' THEN now() END
     FROM src
-    ON CONFLICT (phone) DO UPDATE SET
-        name = CASE WHEN excluded.name = '' THEN c.name ELSE excluded.name END,
-        email = CASE WHEN excluded.email = '' THEN c.email ELSE excluded.email END,
-        country = CASE WHEN c.country = '' THEN excluded.country ELSE c.country END,
-        attributes = c.attributes || excluded.attributes,
+    WHERE contact_id IS NULL
+    RETURNING id, consent
+),
+upd AS (
+    UPDATE contacts c SET
+        name = CASE WHEN s.name = '' THEN c.name ELSE s.name END,
+        email = CASE WHEN s.email = '' THEN c.email ELSE s.email END,
+        country = CASE WHEN c.country = '' THEN s.country ELSE c.country END,
+        attributes = c.attributes || s.attributes,
         consent = CASE
-            WHEN c.consent = 'opted_out' OR excluded.consent = 'opted_out' THEN 'opted_out'
-            WHEN excluded.consent = 'opted_in' THEN 'opted_in'
+            WHEN c.consent = 'opted_out' OR s.consent = 'opted_out' THEN 'opted_out'
+            WHEN s.consent = 'opted_in' THEN 'opted_in'
             ELSE c.consent
         END,
         consent_source = CASE
-            WHEN (c.consent <> 'opted_out' AND excluded.consent = 'opted_out')
-              OR (c.consent = 'not_opted_in' AND excluded.consent = 'opted_in') THEN $2
+            WHEN (c.consent <> 'opted_out' AND s.consent = 'opted_out')
+              OR (c.consent = 'not_opted_in' AND s.consent = 'opted_in') THEN $2::text
             ELSE c.consent_source
         END,
         consent_at = CASE
-            WHEN c.consent = 'not_opted_in' AND excluded.consent = 'opted_in' THEN excluded.consent_at
+            WHEN c.consent = 'not_opted_in' AND s.consent = 'opted_in' THEN coalesce(s.consent_at, now())
             ELSE c.consent_at
         END,
         opted_out_at = CASE
-            WHEN c.consent <> 'opted_out' AND excluded.consent = 'opted_out' THEN now()
+            WHEN c.consent <> 'opted_out' AND s.consent = 'opted_out' THEN now()
             ELSE c.opted_out_at
         END,
         updated_at = now()
-    WHERE (excluded.name <> '' AND excluded.name <> c.name)
-       OR (excluded.email <> '' AND excluded.email <> c.email)
-       OR (c.country = '' AND excluded.country <> '')
-       OR NOT c.attributes @> excluded.attributes
-       OR (c.consent <> 'opted_out' AND excluded.consent = 'opted_out')
-       OR (c.consent = 'not_opted_in' AND excluded.consent = 'opted_in')
-    RETURNING c.id, c.consent, c.xmax = 0 AS inserted
+    FROM src s
+    WHERE c.id = s.contact_id
+      AND ((s.name <> '' AND s.name <> c.name)
+        OR (s.email <> '' AND s.email <> c.email)
+        OR (c.country = '' AND s.country <> '')
+        OR NOT c.attributes @> s.attributes
+        OR (c.consent <> 'opted_out' AND s.consent = 'opted_out')
+        OR (c.consent = 'not_opted_in' AND s.consent = 'opted_in'))
+    RETURNING c.id, c.consent AS after, s.before
 ),
-members AS (
+members_new AS (
     INSERT INTO list_members (list_id, contact_id)
-    SELECT $1::bigint, id FROM up WHERE inserted
-    UNION ALL
-    SELECT $1::bigint, id FROM cur
+    SELECT $1::bigint, id FROM ins
+),
+members_old AS (
+    INSERT INTO list_members (list_id, contact_id)
+    SELECT $1::bigint, contact_id FROM src WHERE contact_id IS NOT NULL
     ON CONFLICT DO NOTHING
 ),
 events AS (
     INSERT INTO consent_events (contact_id, consent, source)
-    SELECT up.id, up.consent, $2
-    FROM up JOIN cur ON cur.id = up.id
-    WHERE up.consent <> cur.consent
+    SELECT id, after, $2::text FROM upd WHERE after <> before
 ),
-fin AS (
-    SELECT up.inserted, up.id IS NOT NULL AS changed, cur.consent AS before,
-           coalesce(up.consent, cur.consent) AS after
-    FROM up FULL JOIN cur ON cur.id = up.id
+i AS (
+    SELECT count(*) AS n,
+           count(*) FILTER (WHERE consent = 'opted_in') AS opted_in,
+           count(*) FILTER (WHERE consent = 'not_opted_in') AS not_opted_in,
+           count(*) FILTER (WHERE consent = 'opted_out') AS opted_out
+    FROM ins
+),
+u AS (
+    SELECT count(*) AS n,
+           count(*) FILTER (WHERE after = 'opted_in') AS opted_in,
+           count(*) FILTER (WHERE after = 'not_opted_in') AS not_opted_in,
+           count(*) FILTER (WHERE after = 'opted_out' AND before <> 'opted_out') AS opted_out,
+           count(*) FILTER (WHERE before = 'opted_in') AS was_opted_in,
+           count(*) FILTER (WHERE before = 'not_opted_in') AS was_not_opted_in
+    FROM upd
+),
+e AS (
+    SELECT count(*) AS distinct_rows,
+           count(contact_id) AS n,
+           count(*) FILTER (WHERE before = 'opted_in') AS was_opted_in,
+           count(*) FILTER (WHERE before = 'not_opted_in') AS was_not_opted_in,
+           count(*) FILTER (WHERE before = 'opted_out') AS was_opted_out
+    FROM src
 )
 SELECT
-    (SELECT count(*) FROM src) AS distinct_rows,
-    count(*) FILTER (WHERE inserted) AS imported,
-    count(*) FILTER (WHERE changed AND NOT inserted) AS updated,
-    count(*) FILTER (WHERE NOT changed) AS unchanged,
-    count(*) FILTER (WHERE after = 'opted_in') AS opted_in,
-    count(*) FILTER (WHERE after = 'not_opted_in') AS not_opted_in,
-    count(*) FILTER (WHERE after = 'opted_out' AND before IS DISTINCT FROM 'opted_out') AS opted_out,
-    count(*) FILTER (WHERE before = 'opted_out') AS kept_opted_out,
-    count(*) FILTER (WHERE inserted) + (SELECT count(*) FROM cur) AS members
-FROM fin`
+    e.distinct_rows,
+    i.n AS imported,
+    u.n AS updated,
+    e.n - u.n AS unchanged,
+    i.opted_in + u.opted_in + e.was_opted_in - u.was_opted_in AS opted_in,
+    i.not_opted_in + u.not_opted_in + e.was_not_opted_in - u.was_not_opted_in AS not_opted_in,
+    i.opted_out + u.opted_out AS opted_out,
+    e.was_opted_out AS kept_opted_out
+FROM i, u, e`
+
+// mergeAttempts bounds how often contactsMerge is run again after another
+// transaction created or deleted one of the import's contacts under it.
+const mergeAttempts = 3
 
 // mergeResult is the row contactsMerge returns.
 type mergeResult struct {
@@ -173,18 +204,7 @@ type mergeResult struct {
 	NotOptedIn   int `db:"not_opted_in"`
 	OptedOut     int `db:"opted_out"`
 	KeptOptedOut int `db:"kept_opted_out"`
-	Members      int `db:"members"`
 }
-
-// membersFallback adds to the list the staged numbers contactsMerge could
-// not: a contact another transaction created after the merge's snapshot was
-// taken is neither inserted nor in cur. Run only when the counts show it.
-const membersFallback = `
-INSERT INTO list_members (list_id, contact_id)
-SELECT $1, c.id
-FROM (SELECT DISTINCT phone FROM import_stage WHERE err_reason IS NULL) s
-JOIN contacts c ON c.phone = s.phone
-ON CONFLICT DO NOTHING`
 
 const importFinish = `
 UPDATE imports SET
