@@ -416,9 +416,7 @@ func (a *Applier) applyStatuses(ctx context.Context, tx pgx.Tx, us []statusUpdat
 		d := ds.of(campaignID)
 		d.move(old, new)
 		if new == "failed" && old != "failed" {
-			if code != nil {
-				d.failures[int(*code)]++
-			}
+			d.failures[codeOrZero(code)]++
 			d.event(a.cfg.NowFunc(), "failed")
 		}
 		if isCharged && !wasCharged {

@@ -97,9 +97,7 @@ func (d *Dispatcher) commit(ctx context.Context, info campaignInfo, outcomes []o
 				dl := ds.of(c.ID)
 				dl.move(old, new)
 				if new == "failed" && old != "failed" {
-					if code != nil {
-						dl.failures[int(*code)]++
-					}
+					dl.failures[codeOrZero(code)]++
 					dl.event(now, "failed")
 				}
 			}

@@ -130,3 +130,12 @@ func (ds deltas) write(ctx context.Context, tx pgx.Tx) error {
 	}
 	return nil
 }
+
+// codeOrZero is the failure code a failed send is counted under; a failure
+// that came without one counts as 0, as a recount does.
+func codeOrZero(code *int32) int {
+	if code == nil {
+		return 0
+	}
+	return int(*code)
+}
