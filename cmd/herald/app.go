@@ -61,6 +61,7 @@ func (a *app) rootCmd() *cobra.Command {
 		a.sendersCmd(),
 		a.reportCmd(),
 		a.scheduleCmd(),
+		a.benchCmd(),
 	)
 	return root
 }

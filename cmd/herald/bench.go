@@ -8,6 +8,6 @@ func (a *app) benchCmd() *cobra.Command {
 		Use:   "bench",
 		Short: "Measure herald on this machine",
 	}
-	cmd.AddCommand(a.benchImportCmd())
+	cmd.AddCommand(a.benchImportCmd(), a.benchWebhooksCmd())
 	return cmd
 }

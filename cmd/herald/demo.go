@@ -137,7 +137,8 @@ func (a *app) runDemo(ctx context.Context, pool *pgxpool.Pool, rate int, timeout
 	if err != nil {
 		return nil, err
 	}
-	a.logger.Info("imported sample list", slog.String("list", demoList), slog.Any("summary", sum))
+	a.logger.Info("imported sample list", slog.String("list", demoList), slog.Int("rows", sum.Rows),
+		slog.Int("imported", sum.Imported), slog.Int("invalid", sum.Invalid), slog.Int("not_opted_in", sum.NotOptedIn))
 
 	eng, err := a.newEngine(pool, engineOptions{API: client, Work: true, Listener: hookLn, UnknownAfter: 30 * time.Second})
 	if err != nil {
