@@ -36,6 +36,8 @@ type engineOptions struct {
 	// JobTimeout bounds one dispatch job; a job of a killed process is
 	// rescued after twice that.
 	JobTimeout time.Duration
+	// RequestTimeout bounds one Cloud API call (default 30s).
+	RequestTimeout time.Duration
 }
 
 // engine is a running herald process: River, dispatch, the webhook applier
@@ -70,7 +72,7 @@ func (a *app) newEngine(pool *pgxpool.Pool, opts engineOptions) (*engine, error)
 	e := &engine{logger: a.logger, pool: pool, opts: opts, httpErr: make(chan error, 1)}
 	e.limiter = throttle.NewLimiter(a.logger, pool, throttle.Config{})
 	e.applier = campaigns.NewApplier(a.logger, pool, campaigns.ApplierConfig{})
-	dispatcher := campaigns.NewDispatcher(a.logger, pool, api, e.limiter, campaigns.DispatchConfig{})
+	dispatcher := campaigns.NewDispatcher(a.logger, pool, api, e.limiter, campaigns.DispatchConfig{RequestTimeout: opts.RequestTimeout})
 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &campaigns.SendBatchWorker{Dispatcher: dispatcher})

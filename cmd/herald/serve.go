@@ -42,6 +42,7 @@ func bindEngineFlags(cmd *cobra.Command, opts *engineOptions) {
 	f := cmd.Flags()
 	f.IntVar(&opts.SendWorkers, "send-workers", 20, "dispatch jobs run at once in this process")
 	f.DurationVar(&opts.UnknownAfter, "unknown-after", 10*time.Minute, "a send in flight this long with no answer and no webhook is marked unknown")
+	f.DurationVar(&opts.RequestTimeout, "request-timeout", 30*time.Second, "longest wait for one Cloud API answer; after it the send's outcome is unknown and left to its webhook")
 	f.DurationVar(&opts.JobTimeout, "job-timeout", 10*time.Minute, "longest a dispatch job may run; a dead process's jobs are retried after twice this")
 }
 
