@@ -57,6 +57,12 @@ type chaosRig struct {
 }
 
 func newChaosRig(t *testing.T, recipients int, failures wasim.FailureMix) *chaosRig {
+	return newChaosRigRate(t, recipients, failures, 1000)
+}
+
+// newChaosRigRate is newChaosRig with the simulator capping each number at
+// simRate messages per second (the sender is registered at 1,000/s).
+func newChaosRigRate(t *testing.T, recipients int, failures wasim.FailureMix, simRate int) *chaosRig {
 	t.Helper()
 	ctx := context.Background()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -71,7 +77,7 @@ func newChaosRig(t *testing.T, recipients int, failures wasim.FailureMix) *chaos
 	applier.Start(rctx)
 	hooks := httptest.NewServer(receiver.Handler())
 
-	sim := wasim.New(wasim.Config{Templates: demoTemplates, Rate: 1000, Failures: failures, Seed: 7,
+	sim := wasim.New(wasim.Config{Templates: demoTemplates, Rate: simRate, Failures: failures, Seed: 7,
 		WebhookURL: hooks.URL + "/webhooks/whatsapp", AppSecret: secret, WABAID: demoWABA}, logger)
 	sim.Start(rctx)
 	simSrv := httptest.NewServer(sim)
@@ -116,9 +122,10 @@ func (r *chaosRig) startCampaign(t *testing.T) int64 {
 }
 
 // worker starts `herald worker` as a separate process.
-func (r *chaosRig) worker(t *testing.T) *exec.Cmd {
+func (r *chaosRig) worker(t *testing.T, extra ...string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "worker", "--send-workers", "8", "--unknown-after", "3s", "--job-timeout", "3s")
+	args := append([]string{"worker", "--send-workers", "8", "--unknown-after", "3s", "--job-timeout", "3s"}, extra...)
+	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "HERALD_TEST_MAIN=1", "DATABASE_URL="+r.dsn, "WHATSAPP_API_URL="+r.simURL,
 		"WHATSAPP_TOKEN=t", "HERALD_LOG_LEVEL=error")
 	cmd.Stderr = os.Stderr
@@ -214,4 +221,62 @@ func TestWorkerKilledRepeatedly(t *testing.T) {
 	})
 	counts := rig.requireSettled(t, id, n)
 	t.Logf("final states after %d kills: %v", kills, counts)
+}
+
+// TestFailureMix runs a campaign through a Cloud API that answers 5% HTTP
+// 500, times out 2% of requests (half of them after accepting the message),
+// refuses 1% with 131026 and throttles in bursts (its cap is below the
+// sender's configured rate). Every send must end in the state its answers
+// call for, and nobody may be messaged twice.
+func TestFailureMix(t *testing.T) {
+	t.Parallel()
+	const n = 1500
+	rig := newChaosRigRate(t, n, wasim.FailureMix{HTTP500: 0.05, Timeout: 0.01, TimeoutAccepted: 0.01,
+		SyncCodes: map[int]float64{131026: 0.01}, Read: 0.3}, 400)
+	id := rig.startCampaign(t)
+	w := rig.worker(t, "--request-timeout", "1s")
+	t.Cleanup(func() {
+		_ = w.Process.Signal(os.Interrupt)
+		_ = w.Wait()
+	})
+	counts := rig.requireSettled(t, id, n)
+	stats := rig.sim.Stats()
+	t.Logf("final states: %v; simulator: %+v", counts, stats)
+	require.Positive(t, stats.Throttled, "the cap below the sender's rate throttles")
+	require.Positive(t, stats.HTTP500)
+	require.Positive(t, stats.TimedOut)
+
+	ctx := context.Background()
+	accepted := map[string]bool{}
+	for _, rec := range rig.sim.Records() {
+		accepted[rec.To] = true
+	}
+	rows, err := rig.pool.Query(ctx, `SELECT phone, status, coalesce(error_code, 0) FROM sends WHERE campaign_id = $1`, id)
+	require.NoError(t, err)
+	var unknown, failed131026 int
+	for rows.Next() {
+		var phone, status string
+		var code int
+		require.NoError(t, rows.Scan(&phone, &status, &code))
+		if accepted[phone] {
+			// Taken by the API, even when its answer was lost: the webhook
+			// settles it.
+			require.Contains(t, []string{"sent", "delivered", "read"}, status, "accepted send %s", phone)
+			continue
+		}
+		switch status {
+		case "unknown":
+			unknown++ // a request that timed out: never resent blindly
+		case "failed":
+			require.Contains(t, []int{131026, whatsapp.CodeHTTPUnparsed}, code, "failed send %s", phone)
+			if code == 131026 {
+				failed131026++
+			}
+		default:
+			t.Fatalf("send %s was never accepted but is %s", phone, status)
+		}
+	}
+	require.NoError(t, rows.Err())
+	require.Equal(t, stats.Rejected[131026], failed131026, "each 131026 answer fails its recipient, once")
+	require.LessOrEqual(t, unknown, stats.TimedOut)
 }
