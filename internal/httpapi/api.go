@@ -177,31 +177,62 @@ func pathID(r *http.Request, name string) (int64, error) {
 
 // decodeJSON reads the request body, at most MaxJSONBytes of it, into v.
 // Unknown fields are refused, naming the field, so that a misspelt
-// "list" for "lists" is an error and not a silent default.
-func (a *api) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	r.Body = http.MaxBytesReader(w, r.Body, a.deps.MaxJSONBytes)
-	dec := json.NewDecoder(r.Body)
+// "list" for "lists" is an error and not a silent default. timeField names
+// the field a bad time is reported under: encoding/json does not say which
+// field a time.Time's own parse error came from. Empty means "body".
+func (a *api) decodeJSON(w http.ResponseWriter, r *http.Request, v any, timeField string) error {
+	body := &watchedReader{r: http.MaxBytesReader(w, r.Body, a.deps.MaxJSONBytes)}
+	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return jsonError(err)
+	err := dec.Decode(v)
+	if err == nil {
+		if _, terr := dec.Token(); !errors.Is(terr, io.EOF) {
+			err = errTrailingData
+		}
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return errInvalidJSON // trailing data after the value
+	switch {
+	case err == nil:
+		return nil
+	case body.err != nil && isMaxBytes(body.err):
+		return errBodyTooLarge
+	case body.err != nil:
+		return errBodyUnreadable
 	}
-	return nil
+	return jsonError(err, cmp.Or(timeField, "body"))
 }
 
-// errEmptyBody is a request without a body; it is a 400 where a body is
-// required, and fine where the body is optional.
-var errEmptyBody = fmt.Errorf("%w: empty", errInvalidJSON)
+// watchedReader remembers the error its reader returned, other than EOF,
+// which tells a body that could not be read from one that is not JSON.
+type watchedReader struct {
+	r   io.Reader
+	err error
+}
 
-// jsonError turns a decoding failure into an error the table knows.
-func jsonError(err error) error {
+func (w *watchedReader) Read(p []byte) (int, error) {
+	n, err := w.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		w.err = err
+	}
+	return n, err
+}
+
+// Request body errors of decodeJSON.
+var (
+	// errEmptyBody is a request without a body; it is a 400 where a body
+	// is required, and fine where the body is optional.
+	errEmptyBody = fmt.Errorf("%w: empty", errInvalidJSON)
+	// errTrailingData is a body with more after its JSON value.
+	errTrailingData = fmt.Errorf("%w: data after the value", errInvalidJSON)
+)
+
+// jsonError turns a failure to decode a body that was read in full into an
+// error the table knows, naming the field where encoding/json says which.
+func jsonError(err error, timeField string) error {
 	if err == io.EOF { //nolint:errorlint // Decode returns io.EOF itself, unwrapped, for an empty body
 		return errEmptyBody
 	}
-	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-		return errBodyTooLarge
+	if errors.Is(err, errInvalidJSON) {
+		return err
 	}
 	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
 		return &ValidationError{Fields: map[string]string{cmp.Or(te.Field, "body"): "want a JSON " + jsonKind(te.Type.String())}}
@@ -210,12 +241,13 @@ func jsonError(err error) error {
 		return &ValidationError{Fields: map[string]string{strings.Trim(f, `"`): "unknown field"}}
 	}
 	if _, ok := errors.AsType[*time.ParseError](err); ok {
-		return &ValidationError{Fields: map[string]string{"body": "a time is not RFC 3339 (2026-10-12T09:30:00Z): " + err.Error()}}
+		return &ValidationError{Fields: map[string]string{timeField: "want an RFC 3339 time such as 2026-10-12T09:30:00Z: " + err.Error()}}
 	}
-	if _, ok := errors.AsType[*json.SyntaxError](err); ok || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+	if _, ok := errors.AsType[*json.SyntaxError](err); ok || errors.Is(err, io.ErrUnexpectedEOF) {
 		return errInvalidJSON
 	}
-	return errBodyUnreadable
+	// A value some type's UnmarshalJSON refused; the message says which.
+	return &ValidationError{Fields: map[string]string{"body": strings.TrimPrefix(err.Error(), "json: ")}}
 }
 
 // jsonKind names a Go type the way a JSON client thinks of it.

@@ -65,7 +65,7 @@ func (a *api) handleTemplateList(w http.ResponseWriter, r *http.Request) error {
 // handleCampaignCreate stores a draft campaign.
 func (a *api) handleCampaignCreate(w http.ResponseWriter, r *http.Request) error {
 	var nc campaigns.NewCampaign
-	if err := a.decodeJSON(w, r, &nc); err != nil {
+	if err := a.decodeJSON(w, r, &nc, "start_at"); err != nil {
 		return err
 	}
 	c, err := a.deps.Campaigns.Create(r.Context(), nc)
@@ -144,7 +144,7 @@ func (a *api) handleCampaignPause(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	var req pauseRequest
-	if err := a.decodeJSON(w, r, &req); err != nil && !errors.Is(err, errEmptyBody) {
+	if err := a.decodeJSON(w, r, &req, ""); err != nil && !errors.Is(err, errEmptyBody) {
 		return err
 	}
 	return a.transition(w, r, id, func() error { return a.deps.Campaigns.Pause(r.Context(), id, req.Reason) })

@@ -31,7 +31,7 @@ type conversionJSON struct {
 	Phone string `json:"phone"`
 	// Value is a decimal amount in units of Currency, as a JSON number or
 	// string ("49.90"); it is read exactly, never through a float.
-	Value json.Number `json:"value"`
+	Value json.RawMessage `json:"value"`
 	// Currency is an ISO 4217 code ("BRL").
 	Currency string `json:"currency"`
 	// OccurredAt is an RFC 3339 time.
@@ -59,7 +59,7 @@ func (a *api) handleConversionsRecord(w http.ResponseWriter, r *http.Request) er
 		return err
 	}
 	var in []conversionJSON
-	if err := a.decodeJSON(w, r, &in); err != nil {
+	if err := a.decodeJSON(w, r, &in, ""); err != nil {
 		return err
 	}
 	convs := make([]report.Conversion, 0, len(in))
@@ -93,7 +93,7 @@ func (c conversionJSON) parse(region string) (report.Conversion, map[string]stri
 	} else {
 		conv.Phone = num.E164
 	}
-	if v, err := pricing.ParseMicros(c.Value.String()); err != nil {
+	if v, err := pricing.ParseMicros(jsonScalar(c.Value)); err != nil {
 		bad["value"] = "want a decimal amount like 49.90: " + err.Error()
 	} else {
 		conv.ValueMicros = v
@@ -107,6 +107,16 @@ func (c conversionJSON) parse(region string) (report.Conversion, map[string]stri
 		conv.OccurredAt = t
 	}
 	return conv, bad
+}
+
+// jsonScalar returns a JSON string's text, or any other value's literal
+// (a number's digits as written, never through a float).
+func jsonScalar(raw json.RawMessage) string {
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		return s
+	}
+	return string(raw)
 }
 
 func isCurrency(s string) bool {

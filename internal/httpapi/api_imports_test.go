@@ -88,7 +88,9 @@ func TestAPIImports(t *testing.T) {
 				fields: []string{"list"},
 			},
 			"NoFile": {
-				rec:    func() *http.Response { return b.upload(t, "/api/v1/imports", "", nil, [2]string{"list", "vip"}).Result() },
+				rec: func() *http.Response {
+					return b.upload(t, "/api/v1/imports", "", nil, [2]string{"list", "vip"}).Result()
+				},
 				fields: []string{"file"},
 			},
 			"NotMultipart": {

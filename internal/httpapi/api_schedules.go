@@ -42,7 +42,7 @@ func (a *api) handleScheduleList(w http.ResponseWriter, r *http.Request) error {
 // handleScheduleCreate stores an enabled schedule.
 func (a *api) handleScheduleCreate(w http.ResponseWriter, r *http.Request) error {
 	var ns scheduler.NewSchedule
-	if err := a.decodeJSON(w, r, &ns); err != nil {
+	if err := a.decodeJSON(w, r, &ns, ""); err != nil {
 		return err
 	}
 	sch, err := a.deps.Scheduler.Create(r.Context(), ns)
