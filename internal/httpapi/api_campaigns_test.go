@@ -129,3 +129,13 @@ func TestAPITemplates(t *testing.T) {
 	require.Equal(t, []any{map[string]any{"component": "body", "index": 0.0, "position": 1.0, "type": "text"}}, tpl["params"])
 	require.Len(t, tpl["components"], 1)
 }
+
+func TestAPIBodyTooLarge(t *testing.T) {
+	t.Parallel()
+	b := setupAPI(t, func(d *APIDeps) { d.MaxJSONBytes = 64 })
+	c := newCampaign("vip")
+	c.Name = strings.Repeat("x", 100)
+	rec := b.postJSON(t, "/api/v1/campaigns", c)
+	require.Equal(t, http.StatusRequestEntityTooLarge, rec.Code, rec.Body.String())
+	require.Equal(t, "request body too large", decodeError(t, rec.Body).Error)
+}

@@ -69,6 +69,29 @@ func TestAPIImports(t *testing.T) {
 		require.Equal(t, []any{}, got["errors"])
 	})
 
+	t.Run("ManyErrors", func(t *testing.T) {
+		// More errors than the importer reads in one page.
+		var file strings.Builder
+		file.WriteString("phone\n+5511987654398\n")
+		for i := range 1205 {
+			fmt.Fprintf(&file, "bad-%d\n", i)
+		}
+		many := decode[importer.Summary](t, b.upload(t, "/api/v1/imports", "many.csv", []byte(file.String()),
+			[2]string{"list", "many"}), http.StatusCreated)
+		require.Equal(t, 1205, many.Invalid)
+		require.Len(t, many.Errors, 100, "the summary carries the first 100")
+
+		got := decode[importErrorsJSON](t, b.get(fmt.Sprintf("/api/v1/imports/%d/errors", many.ImportID)), http.StatusOK)
+		require.Len(t, got.Errors, 1205)
+		require.Equal(t, 3, got.Errors[0].Line)
+		require.Equal(t, 1207, got.Errors[1204].Line)
+
+		rec := b.get(fmt.Sprintf("/api/v1/imports/%d/errors?format=csv", many.ImportID))
+		records, err := csv.NewReader(rec.Body).ReadAll()
+		require.NoError(t, err)
+		require.Len(t, records, 1+1205)
+	})
+
 	t.Run("Missing", func(t *testing.T) {
 		for _, path := range []string{"/api/v1/imports/99999", "/api/v1/imports/99999/errors", "/api/v1/imports/99999/errors?format=csv", "/api/v1/imports/x"} {
 			rec := b.get(path)
@@ -182,4 +205,10 @@ func authorised(method, path string) *http.Request {
 func withHeader(req *http.Request, key, value string) *http.Request {
 	req.Header.Set(key, value)
 	return req
+}
+
+// importErrorsJSON is the JSON answer of GET /api/v1/imports/{id}/errors.
+type importErrorsJSON struct {
+	ImportID int64               `json:"import_id"`
+	Errors   []importer.RowError `json:"errors"`
 }

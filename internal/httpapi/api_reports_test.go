@@ -3,12 +3,17 @@ package httpapi
 import (
 	"bytes"
 	"encoding/csv"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 	"github.com/xuri/excelize/v2"
+
+	"github.com/herald-sh/herald/internal/report"
 )
 
 func TestAPIReports(t *testing.T) {
@@ -64,5 +69,45 @@ func TestAPIReports(t *testing.T) {
 		v := decode[map[string]any](t, b.get(path+"/verify"), http.StatusOK)
 		require.Equal(t, true, v["ok"], v)
 		require.Equal(t, []any{}, v["mismatches"])
+	})
+}
+
+func TestAPIExportFailure(t *testing.T) {
+	t.Parallel()
+	b := setupAPI(t)
+	id := b.startedCampaign(t)
+	a := &api{s: b.server, deps: APIDeps{Pool: b.pool}.withDefaults(b.pool)}
+	req := func() *http.Request {
+		r := httptest.NewRequest(http.MethodGet, fmt.Sprintf("/api/v1/campaigns/%d/report.csv", id), nil)
+		r.SetPathValue("id", fmt.Sprint(id))
+		return r
+	}
+
+	t.Run("BeforeTheFirstByte", func(t *testing.T) {
+		// Nothing was sent: the failure is an ordinary JSON 500, with
+		// none of the download's headers.
+		rec := httptest.NewRecorder()
+		err := a.export(rec, req(), "csv", "text/csv", func(io.Writer, *report.CampaignReport, report.RecipientIter) error {
+			return errors.New("recipients query failed")
+		})
+		require.EqualError(t, err, "recipients query failed")
+		a.fail(rec, req(), err)
+		require.Equal(t, http.StatusInternalServerError, rec.Code)
+		require.Equal(t, "application/json", rec.Header().Get("Content-Type"))
+		require.Empty(t, rec.Header().Get("Content-Disposition"))
+	})
+
+	t.Run("AfterTheFirstByte", func(t *testing.T) {
+		// The 200 is gone: the connection is reset instead of ending as if
+		// the file were whole.
+		rec := httptest.NewRecorder()
+		require.PanicsWithValue(t, http.ErrAbortHandler, func() {
+			_ = a.export(rec, req(), "csv", "text/csv", func(w io.Writer, _ *report.CampaignReport, _ report.RecipientIter) error {
+				_, _ = io.WriteString(w, "phone,status\n")
+				return errors.New("connection to the database lost")
+			})
+		})
+		require.Equal(t, http.StatusOK, rec.Code)
+		require.Contains(t, b.logs.String(), "connection to the database lost")
 	})
 }
