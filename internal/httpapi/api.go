@@ -275,8 +275,8 @@ func created(w http.ResponseWriter, location string, v any) error {
 	return nil
 }
 
-// ok answers 200 with v.
-func ok(w http.ResponseWriter, v any) error {
+// respond answers 200 with v.
+func respond(w http.ResponseWriter, v any) error {
 	writeJSON(w, http.StatusOK, v)
 	return nil
 }

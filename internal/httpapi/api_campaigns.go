@@ -59,7 +59,7 @@ func (a *api) handleTemplateList(w http.ResponseWriter, r *http.Request) error {
 	for i, t := range list {
 		out[i] = newTemplateJSON(t)
 	}
-	return ok(w, map[string]any{"templates": out})
+	return respond(w, map[string]any{"templates": out})
 }
 
 // handleCampaignCreate stores a draft campaign.
@@ -85,7 +85,7 @@ func (a *api) handleCampaignGet(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return ok(w, c)
+	return respond(w, c)
 }
 
 // handleCampaignDryRun answers what starting the campaign would do, priced
@@ -99,7 +99,7 @@ func (a *api) handleCampaignDryRun(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	return ok(w, dr)
+	return respond(w, dr)
 }
 
 // startResult is the answer to a start: the campaign as it now is and what
@@ -127,7 +127,7 @@ func (a *api) handleCampaignStart(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	return ok(w, startResult{Campaign: c, Expansion: exp})
+	return respond(w, startResult{Campaign: c, Expansion: exp})
 }
 
 // pauseRequest is the optional body of a pause.
@@ -178,5 +178,5 @@ func (a *api) transition(w http.ResponseWriter, r *http.Request, id int64, do fu
 	if err != nil {
 		return err
 	}
-	return ok(w, c)
+	return respond(w, c)
 }

@@ -80,7 +80,7 @@ func (a *api) handleConversionsRecord(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	return ok(w, recordResult{Recorded: res.Recorded, Duplicates: res.Duplicates, Attributed: res.Attributed})
+	return respond(w, recordResult{Recorded: res.Recorded, Duplicates: res.Duplicates, Attributed: res.Attributed})
 }
 
 // parse checks a posted conversion, returning each bad field's problem.
@@ -202,7 +202,7 @@ func (a *api) handleConversionsImport(w http.ResponseWriter, r *http.Request) er
 	for i, e := range res.Errors {
 		out.Errors[i] = conversionError{Line: e.Line, Column: e.Column, Reason: e.Reason}
 	}
-	return ok(w, out)
+	return respond(w, out)
 }
 
 // watchedDB remembers whether any statement through it failed, which tells

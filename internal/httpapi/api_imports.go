@@ -159,7 +159,7 @@ func (a *api) handleImportGet(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return ok(w, sum)
+	return respond(w, sum)
 }
 
 // handleImportErrors streams every row error of an import, as CSV when the
@@ -172,8 +172,16 @@ func (a *api) handleImportErrors(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	asCSV := r.URL.Query().Get("format") == "csv" ||
-		r.URL.Query().Get("format") == "" && strings.Contains(r.Header.Get("Accept"), "text/csv")
+	var asCSV bool
+	switch format := r.URL.Query().Get("format"); format {
+	case "csv":
+		asCSV = true
+	case "json":
+	case "":
+		asCSV = strings.Contains(r.Header.Get("Accept"), "text/csv")
+	default:
+		return &ValidationError{Fields: map[string]string{"format": fmt.Sprintf("%q: want csv or json", format)}}
+	}
 	var out errorsWriter
 	if asCSV {
 		out = &csvErrorsWriter{w: w, id: id}
@@ -321,5 +329,5 @@ func (a *api) handleListContacts(w http.ResponseWriter, r *http.Request) error {
 	if len(contacts) == limit {
 		page.NextAfter = &contacts[len(contacts)-1].ID
 	}
-	return ok(w, page)
+	return respond(w, page)
 }

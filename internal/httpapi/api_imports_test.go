@@ -62,6 +62,13 @@ func TestAPIImports(t *testing.T) {
 		}
 	})
 
+	t.Run("ErrorsFormat", func(t *testing.T) {
+		path := fmt.Sprintf("/api/v1/imports/%d/errors", sum.ImportID)
+		rec := b.do(withHeader(authorised(http.MethodGet, path+"?format=json"), "Accept", "text/csv"))
+		require.Equal(t, "application/json", rec.Header().Get("Content-Type"), "format= wins over Accept")
+		requireFields(t, b.get(path+"?format=xml"), http.StatusUnprocessableEntity, "format")
+	})
+
 	t.Run("NoErrors", func(t *testing.T) {
 		clean := decode[importer.Summary](t, b.upload(t, "/api/v1/imports", "clean.csv",
 			[]byte("phone\n+5511987654399\n"), [2]string{"list", "clean"}), http.StatusCreated)

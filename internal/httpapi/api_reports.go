@@ -42,7 +42,7 @@ func (a *api) handleReport(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return ok(w, rep)
+	return respond(w, rep)
 }
 
 // handleReportCSV downloads a campaign's recipients, one row each, as CSV.
@@ -118,5 +118,5 @@ func (a *api) handleVerify(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return ok(w, v)
+	return respond(w, v)
 }

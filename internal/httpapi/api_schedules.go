@@ -36,7 +36,7 @@ func (a *api) handleScheduleList(w http.ResponseWriter, r *http.Request) error {
 	if list == nil {
 		list = []*scheduler.Schedule{}
 	}
-	return ok(w, map[string]any{"schedules": list})
+	return respond(w, map[string]any{"schedules": list})
 }
 
 // handleScheduleCreate stores an enabled schedule.
@@ -62,7 +62,7 @@ func (a *api) handleScheduleGet(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return ok(w, sch)
+	return respond(w, sch)
 }
 
 // handleScheduleDelete removes a schedule; the campaigns it made stay.
@@ -96,7 +96,7 @@ func (a *api) setScheduleEnabled(w http.ResponseWriter, r *http.Request, enabled
 	if err != nil {
 		return err
 	}
-	return ok(w, sch)
+	return respond(w, sch)
 }
 
 // handleScheduleRuns answers a schedule's latest runs, newest first.
@@ -124,5 +124,5 @@ func (a *api) handleScheduleRuns(w http.ResponseWriter, r *http.Request) error {
 	if runs == nil {
 		runs = []scheduler.Run{}
 	}
-	return ok(w, map[string]any{"runs": runs})
+	return respond(w, map[string]any{"runs": runs})
 }
