@@ -36,6 +36,11 @@ type config struct {
 	VerifyToken whatsapp.Secret // WHATSAPP_VERIFY_TOKEN
 	WABAID      string          // WHATSAPP_WABA_ID
 
+	// APITokens are the bearer tokens /api/v1 accepts (HERALD_API_TOKENS,
+	// comma-separated, or HERALD_API_TOKENS_FILE, one per line). None:
+	// the API answers 503.
+	APITokens []whatsapp.Secret
+
 	fileErrs []error
 }
 
@@ -53,6 +58,11 @@ func configFromEnv(getenv func(string) string) config {
 	c.Token = c.secret(getenv, "WHATSAPP_TOKEN")
 	c.AppSecret = c.secret(getenv, "WHATSAPP_APP_SECRET")
 	c.VerifyToken = c.secret(getenv, "WHATSAPP_VERIFY_TOKEN")
+	for _, tok := range strings.FieldsFunc(string(c.secret(getenv, "HERALD_API_TOKENS")), func(r rune) bool {
+		return r == ',' || r == '\n' || r == ' '
+	}) {
+		c.APITokens = append(c.APITokens, whatsapp.Secret(tok))
+	}
 	return c
 }
 

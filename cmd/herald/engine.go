@@ -116,8 +116,10 @@ func (a *app) newEngine(pool *pgxpool.Pool, opts engineOptions) (*engine, error)
 		e.server = httpapi.NewServer(a.logger, pool, httpapi.Config{
 			AppSecret:   a.cfg.AppSecret,
 			VerifyToken: a.cfg.VerifyToken,
+			APITokens:   a.cfg.APITokens,
 		})
 		e.server.OnStored(e.applier.Wake)
+		a.mountAPI(e, pool, tickWorker.Scheduler)
 		e.http = &http.Server{Handler: e.server.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	}
 	return e, nil
