@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/herald-sh/herald/campaigns"
 	"github.com/herald-sh/herald/internal/httpapi"
 	"github.com/herald-sh/herald/internal/report"
+	"github.com/herald-sh/herald/internal/store"
 	"github.com/herald-sh/herald/internal/storetest"
 	"github.com/herald-sh/herald/internal/wasim"
 	"github.com/herald-sh/herald/internal/whatsapp"
@@ -64,9 +66,15 @@ func newChaosRig(t *testing.T, recipients int, failures wasim.FailureMix) *chaos
 // simRate messages per second (the sender is registered at 1,000/s).
 func newChaosRigRate(t *testing.T, recipients int, failures wasim.FailureMix, simRate int) *chaosRig {
 	t.Helper()
+	dsn, pool := storetest.DB(t)
+	return newChaosRigOn(t, dsn, pool, recipients, failures, simRate)
+}
+
+// newChaosRigOn builds the rig on a given migrated database.
+func newChaosRigOn(t *testing.T, dsn string, pool *pgxpool.Pool, recipients int, failures wasim.FailureMix, simRate int) *chaosRig {
+	t.Helper()
 	ctx := context.Background()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	dsn, pool := storetest.DB(t)
 	secret := whatsapp.Secret("chaos-secret")
 
 	receiver := httpapi.NewServer(logger, pool, httpapi.Config{AppSecret: secret, VerifyToken: "v"})
@@ -279,4 +287,51 @@ func TestFailureMix(t *testing.T) {
 	require.NoError(t, rows.Err())
 	require.Equal(t, stats.Rejected[131026], failed131026, "each 131026 answer fails its recipient, once")
 	require.LessOrEqual(t, unknown, stats.TimedOut)
+}
+
+// TestPostgresRestart restarts the database server in the middle of a
+// campaign (immediate shutdown: no checkpoint, connections cut). The worker,
+// the receiver and the applier reconnect by themselves; nothing is lost or
+// sent twice. It runs on a private cluster so the shared test server is not
+// disturbed.
+func TestPostgresRestart(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pgctl, err := filepath.Glob("/usr/lib/postgresql/*/bin/pg_ctl")
+	require.NoError(t, err)
+	require.NotEmpty(t, pgctl, "PostgreSQL server binaries (pg_ctl) are required")
+	base, err := os.MkdirTemp("", "herald-pgrestart-")
+	require.NoError(t, err)
+	require.NoError(t, os.Chmod(base, 0o755)) // the cluster runs as the postgres user
+	t.Cleanup(func() { os.RemoveAll(base) })
+	dataDir := filepath.Join(base, "pg")
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	loc, err := store.Locate(ctx, store.LocateConfig{LocalAddr: "127.0.0.1:1", DataDir: dataDir, Database: "herald"}, logger)
+	require.NoError(t, err)
+	require.Equal(t, "private", loc.Source)
+	t.Cleanup(func() { _ = loc.Close(context.Background()) })
+	pool, err := store.Open(ctx, loc.URL)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	require.NoError(t, store.Migrate(ctx, pool, logger))
+
+	const n = 1500
+	rig := newChaosRigOn(t, loc.URL, pool, n, wasim.FailureMix{Read: 0.5}, 1000)
+	id := rig.startCampaign(t)
+	w := rig.worker(t)
+	t.Cleanup(func() {
+		_ = w.Process.Signal(os.Interrupt)
+		_ = w.Wait()
+	})
+	waitFor(t, time.Minute, "a third of the campaign claimed", func() bool { return rig.claimed(t, id) >= n/3 })
+	// The restarted server's output goes to its log file: a pipe would stay
+	// open as long as the server runs.
+	args := []string{pgctl[len(pgctl)-1], "-D", dataDir, "-l", filepath.Join(dataDir, "server.log"), "-m", "immediate", "-w", "restart"}
+	if os.Geteuid() == 0 {
+		args = append([]string{"runuser", "-u", "postgres", "--"}, args...)
+	}
+	require.NoError(t, exec.Command(args[0], args[1:]...).Run(), "restart postgres")
+	waitFor(t, 30*time.Second, "postgres back", func() bool { return pool.Ping(ctx) == nil })
+	counts := rig.requireSettled(t, id, n)
+	t.Logf("final states after a restart: %v", counts)
 }
