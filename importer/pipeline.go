@@ -24,17 +24,13 @@ type batch struct {
 }
 
 // pipeline reads rows from a source, converts them on several goroutines
-// and hands the tuples back in file order, as an io.Reader of a binary COPY
-// stream. At most 2×workers+2 batches exist at once, which bounds memory
-// whatever the size of the file.
+// and hands them back in file order (next). At most 2×workers+2 batches
+// exist at once, which bounds memory whatever the size of the file.
 type pipeline struct {
 	ctx     context.Context
 	src     rowSource
 	newConv func() *converter
 	workers int
-	// onBatch is called, in order, for each batch once its tuples have been
-	// written to the COPY stream.
-	onBatch func(*batch)
 
 	free chan *batch
 	in   chan *batch
@@ -44,23 +40,13 @@ type pipeline struct {
 
 	readErr error // set by the reader before it closes in
 
-	// consumer side (the COPY reader)
+	// consumer side, used by one goroutine
 	pending map[int]*batch
 	nextSeq int
-	cur     []byte
-	curB    *batch
-	started bool
-	ended   bool
-	inOpen  bool
+	outOpen bool
 }
 
 var errPipelineStopped = errors.New("import pipeline stopped")
-
-// copyHeader opens a binary COPY stream: signature, flags, extension length.
-var copyHeader = []byte("PGCOPY\n\xff\r\n\x00\x00\x00\x00\x00\x00\x00\x00\x00")
-
-// copyTrailer ends it: a tuple of -1 fields.
-var copyTrailer = []byte{0xff, 0xff}
 
 func (p *pipeline) start() {
 	n := 2*p.workers + 2
@@ -72,7 +58,7 @@ func (p *pipeline) start() {
 	p.out = make(chan *batch, n)
 	p.done = make(chan struct{})
 	p.pending = map[int]*batch{}
-	p.inOpen = true
+	p.outOpen = true
 	p.wg.Add(1)
 	go p.read()
 	var workers sync.WaitGroup
@@ -91,8 +77,8 @@ func (p *pipeline) start() {
 	}()
 }
 
-// stop ends the goroutines (whether or not the stream was read to the end)
-// and waits for them.
+// stop ends the goroutines (whether or not every batch was consumed) and
+// waits for them.
 func (p *pipeline) stop() {
 	select {
 	case <-p.done:
@@ -163,66 +149,29 @@ func (p *pipeline) convert() {
 	}
 }
 
-// Read is the COPY stream: header, tuples in file order, trailer. It
-// returns the reader's error, if any, instead of the trailer, so that a
-// file that breaks half way never commits.
-func (p *pipeline) Read(buf []byte) (int, error) {
+// next returns the batch with the next sequence number, nil after the last
+// one; then err tells whether the file was read to its end.
+func (p *pipeline) next() (*batch, error) {
 	select {
 	case <-p.done:
-		// pgconn may call again after CopyFrom gave up on a broken
+		// pgconn may read again after CopyFrom gave up on a broken
 		// connection; the import is over by then.
-		return 0, errPipelineStopped
+		return nil, errPipelineStopped
 	default:
 	}
-	if !p.started {
-		p.started = true
-		p.cur = copyHeader
-	}
-	for len(p.cur) == 0 {
-		if p.curB != nil {
-			p.onBatch(p.curB)
-			p.curB.rows = p.curB.rows[:0]
-			p.free <- p.curB // never blocks: the channel holds every batch
-			p.curB = nil
-		}
-		if p.ended {
-			return 0, io.EOF
-		}
-		b, err := p.nextBatch()
-		if err != nil {
-			return 0, err
-		}
-		if b == nil {
-			if p.readErr != nil {
-				return 0, p.readErr
-			}
-			p.ended = true
-			p.cur = copyTrailer
-			continue
-		}
-		p.curB, p.cur = b, b.buf
-	}
-	n := copy(buf, p.cur)
-	p.cur = p.cur[n:]
-	return n, nil
-}
-
-// nextBatch returns the batch with the next sequence number, nil when there
-// are no more.
-func (p *pipeline) nextBatch() (*batch, error) {
 	for {
 		if b, ok := p.pending[p.nextSeq]; ok {
 			delete(p.pending, p.nextSeq)
 			p.nextSeq++
 			return b, nil
 		}
-		if !p.inOpen {
-			return nil, nil
+		if !p.outOpen {
+			return nil, p.readErr
 		}
 		select {
 		case b, ok := <-p.out:
 			if !ok {
-				p.inOpen = false
+				p.outOpen = false
 				continue
 			}
 			p.pending[b.seq] = b
@@ -232,7 +181,135 @@ func (p *pipeline) nextBatch() (*batch, error) {
 	}
 }
 
+// release returns a batch next gave out, once its tuples have been used.
+func (p *pipeline) release(b *batch) {
+	b.rows = b.rows[:0]
+	p.free <- b // never blocks: the channel holds every batch
+}
+
 // compareRowErrors orders errors by line, column and reason.
 func compareRowErrors(a, b RowError) int {
 	return cmp.Or(cmp.Compare(a.Line, b.Line), strings.Compare(a.Column, b.Column), strings.Compare(a.Reason, b.Reason))
+}
+
+// copyHeader opens a binary COPY stream: signature, flags, extension length.
+var copyHeader = []byte("PGCOPY\n\xff\r\n\x00\x00\x00\x00\x00\x00\x00\x00\x00")
+
+// copyTrailer ends it: a tuple of -1 fields.
+var copyTrailer = []byte{0xff, 0xff}
+
+// copyStream is an io.Reader of one binary COPY stream holding every row
+// of the pipeline, in file order. It returns the pipeline's read error, if
+// any, instead of the trailer, so that a file that breaks half way never
+// commits. onBatch sees each batch once its tuples are in the stream.
+type copyStream struct {
+	p       *pipeline
+	onBatch func(*batch)
+	cur     []byte
+	curB    *batch
+	started bool
+	ended   bool
+}
+
+func (s *copyStream) Read(buf []byte) (int, error) {
+	if !s.started {
+		s.started = true
+		s.cur = copyHeader
+	}
+	for len(s.cur) == 0 {
+		if s.curB != nil {
+			s.onBatch(s.curB)
+			s.p.release(s.curB)
+			s.curB = nil
+		}
+		if s.ended {
+			return 0, io.EOF
+		}
+		b, err := s.p.next()
+		if err != nil {
+			return 0, err
+		}
+		if b == nil {
+			s.ended = true
+			s.cur = copyTrailer
+			continue
+		}
+		s.curB, s.cur = b, b.buf
+	}
+	n := copy(buf, s.cur)
+	s.cur = s.cur[n:]
+	return n, nil
+}
+
+// chunk is a run of rows ready to COPY: a whole binary COPY stream.
+type chunk struct {
+	data []byte
+}
+
+// chunker cuts the pipeline's rows into chunks of about chunkBytes, so that
+// one chunk can be merged while the next is read.
+type chunker struct {
+	p          *pipeline
+	chunkBytes int
+	onBatch    func(*batch)
+	free       chan *chunk
+	out        chan *chunk
+	err        error // set before out is closed
+}
+
+// run fills chunks until the rows end; it closes out.
+func (c *chunker) run() {
+	defer close(c.out)
+	cur := c.newChunk()
+	if cur == nil {
+		return
+	}
+	for {
+		b, err := c.p.next()
+		if err != nil || b == nil {
+			c.err = err
+			if err == nil && len(cur.data) > len(copyHeader) {
+				cur.data = append(cur.data, copyTrailer...)
+				c.send(cur)
+			}
+			return
+		}
+		// Ship the chunk before it outgrows its buffer.
+		if len(cur.data) > len(copyHeader) && len(cur.data)+len(b.buf)+len(copyTrailer) > cap(cur.data) {
+			cur.data = append(cur.data, copyTrailer...)
+			if !c.send(cur) {
+				return
+			}
+			if cur = c.newChunk(); cur == nil {
+				return
+			}
+		}
+		cur.data = append(cur.data, b.buf...)
+		c.onBatch(b)
+		c.p.release(b)
+	}
+}
+
+func (c *chunker) newChunk() *chunk {
+	select {
+	case ch := <-c.free:
+		if ch.data == nil {
+			ch.data = make([]byte, 0, c.chunkBytes)
+		}
+		ch.data = append(ch.data[:0], copyHeader...)
+		return ch
+	case <-c.p.done:
+		c.err = errPipelineStopped
+		return nil
+	}
+}
+
+func (c *chunker) send(ch *chunk) bool {
+	select {
+	case c.out <- ch:
+		return true
+	case <-c.p.done:
+		c.err = errPipelineStopped
+		return false
+	}
 }

@@ -53,10 +53,32 @@ CREATE TEMP TABLE import_stage (
     err_reason text
 ) ON COMMIT DROP`
 
+// seenCreate holds every number an import has merged so far, when it merges
+// in chunks: a row repeating a number of an earlier chunk is a duplicate.
+const seenCreate = `CREATE TEMP TABLE import_seen (phone text PRIMARY KEY) ON COMMIT DROP`
+
+// stageDropSeen removes from the staged chunk the rows whose number an
+// earlier chunk had, and remembers the numbers of this one. It returns how
+// many rows it removed. (Repeats within the chunk are left to
+// contactsMerge.)
+const stageDropSeen = `
+WITH fresh AS (
+    INSERT INTO import_seen (phone)
+    SELECT DISTINCT phone FROM import_stage WHERE err_reason IS NULL
+    ON CONFLICT DO NOTHING
+    RETURNING phone
+)
+DELETE FROM import_stage
+WHERE err_reason IS NULL AND phone NOT IN (SELECT phone FROM fresh)`
+
+const seenDrop = `DROP TABLE import_seen`
+
 const stageCopy = `COPY import_stage (line, phone, country, name, email, attributes, consent, consent_at,
     err_column, err_reason) FROM STDIN (FORMAT binary)`
 
 const stageAnalyze = `ANALYZE import_stage`
+
+const stageTruncate = `TRUNCATE import_stage`
 
 const stageDrop = `DROP TABLE import_stage`
 
@@ -72,7 +94,8 @@ WHERE err_reason IS NOT NULL`
 //   - src keeps the first row of each number (DISTINCT ON … ORDER BY phone,
 //     line) with the contact that has the number, if any (its consent
 //     before the import). Sorted by phone, new contacts go into the unique
-//     index in its own order.
+//     index in its own order. The sort compares bytes (COLLATE "C"), a third
+//     faster than a locale and the same order for "+" and digits.
 //   - ins inserts the new contacts with a plain INSERT: no ON CONFLICT, whose
 //     speculative insertion costs a third more per row. A contact created
 //     by another transaction after src was read makes it fail with a unique
@@ -90,12 +113,12 @@ WHERE err_reason IS NOT NULL`
 // $1 is the list id, $2 the consent source ("import:<id>").
 const contactsMerge = `
 WITH src AS MATERIALIZED (
-    SELECT DISTINCT ON (s.phone) s.phone, s.country, s.name, s.email, s.attributes, s.consent, s.consent_at,
+    SELECT DISTINCT ON (s.phone COLLATE "C") s.phone, s.country, s.name, s.email, s.attributes, s.consent, s.consent_at,
            c.id AS contact_id, c.consent AS before
     FROM import_stage s
     LEFT JOIN contacts c ON c.phone = s.phone
     WHERE s.err_reason IS NULL
-    ORDER BY s.phone, s.line
+    ORDER BY s.phone COLLATE "C", s.line
 ),
 ins AS (
     INSERT INTO contacts (phone, country, name, email, attributes, consent, consent_source, consent_at, opted_out_at)
@@ -204,6 +227,17 @@ type mergeResult struct {
 	NotOptedIn   int `db:"not_opted_in"`
 	OptedOut     int `db:"opted_out"`
 	KeptOptedOut int `db:"kept_opted_out"`
+}
+
+func (m *mergeResult) add(o mergeResult) {
+	m.DistinctRows += o.DistinctRows
+	m.Imported += o.Imported
+	m.Updated += o.Updated
+	m.Unchanged += o.Unchanged
+	m.OptedIn += o.OptedIn
+	m.NotOptedIn += o.NotOptedIn
+	m.OptedOut += o.OptedOut
+	m.KeptOptedOut += o.KeptOptedOut
 }
 
 const importFinish = `

@@ -50,13 +50,16 @@ type Service struct {
 	logger *slog.Logger
 	cfg    Config
 	db     DB
+	// chunkBytes is the size of a worksheet's COPY chunks (chunkBytes by
+	// default; tests make it small).
+	chunkBytes int
 }
 
 // NewService returns a Service on db.
 func NewService(logger *slog.Logger, cfg Config, db DB) *Service {
 	cfg.Workers = cmp.Or(cfg.Workers, runtime.GOMAXPROCS(0))
 	cfg.TempDir = cmp.Or(cfg.TempDir, os.TempDir())
-	return &Service{logger: logger, cfg: cfg, db: db}
+	return &Service{logger: logger, cfg: cfg, db: db, chunkBytes: chunkBytes}
 }
 
 // Options say how to import one file.
@@ -230,7 +233,7 @@ func (s *Service) importFrom(ctx context.Context, r io.Reader, path string, opts
 		src = c
 	}
 	defer src.close()
-	if err := s.load(ctx, src, opts, sum, &read); err != nil {
+	if err := s.load(ctx, src, opts, sum, &read, format == FormatXLSX); err != nil {
 		var fe *FileError
 		if errors.As(err, &fe) && fe.File == "" {
 			fe.File = opts.FileName

@@ -3,8 +3,10 @@ package importer
 import (
 	"archive/zip"
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -222,4 +224,81 @@ func TestImportXLSXBroken(t *testing.T) {
 			require.Zero(t, b.count(t, `SELECT count(*) FROM imports`))
 		})
 	}
+}
+
+// TestImportXLSXInChunksAgreesWithCSV imports the same rows as a workbook,
+// merged in many small chunks, and as CSV, merged at once: duplicates
+// across chunks, errors and counts must come out the same.
+func TestImportXLSXInChunksAgreesWithCSV(t *testing.T) {
+	t.Parallel()
+
+	var rows [][]any
+	var csv strings.Builder
+	csv.WriteString("phone,name,consent,city\n")
+	for i := range 3000 {
+		n := i % 2500 // the last 500 rows repeat numbers, written another way
+		phone := fmt.Sprintf("(11) 9%04d-%04d", n, n)
+		if i >= 2500 {
+			phone = fmt.Sprintf("+55 11 9%04d-%04d", n, n)
+		}
+		if i%97 == 0 {
+			phone = "12" // too short
+		}
+		consent := []string{"sim", "não", "", "talvez"}[i%4]
+		rows = append(rows, []any{phone, fmt.Sprintf("N%d", i), consent, "SP"})
+		fmt.Fprintf(&csv, "%s,N%d,%s,SP\n", phone, i, consent)
+	}
+	path := writeWorkbook(t, func(f *excelize.File) {
+		require.NoError(t, f.SetSheetRow("Sheet1", "A1", &[]any{"phone", "name", "consent", "city"}))
+		for i, r := range rows {
+			require.NoError(t, f.SetSheetRow("Sheet1", fmt.Sprintf("A%d", i+2), &r))
+		}
+	})
+
+	type result struct {
+		sum      *Summary
+		errors   []RowError
+		contacts map[string]Contact
+	}
+	run := func(t *testing.T, chunked bool) result {
+		b := setup(t)
+		var (
+			sum *Summary
+			err error
+		)
+		if chunked {
+			b.svc.chunkBytes = 10_000 // about 100 rows a chunk
+			sum, err = b.svc.ImportFile(b.ctx, path, Options{List: "l", DefaultCountry: "BR"})
+		} else {
+			sum, err = b.svc.Import(b.ctx, strings.NewReader(csv.String()), Options{List: "l", FileName: "l.csv", DefaultCountry: "BR"})
+		}
+		require.NoError(t, err)
+		requireBalanced(t, sum)
+		r := result{sum: sum, errors: b.storedErrors(t, sum.ImportID), contacts: b.contacts(t, "l")}
+		for k, c := range r.contacts {
+			c.ID, c.ConsentAt = 0, nil
+			r.contacts[k] = c
+		}
+		sum.ImportID, sum.File, sum.Format, sum.Sheet, sum.Encoding, sum.Delimiter = 0, "", "", "", "", ""
+		sum.CreatedAt, sum.FinishedAt, sum.Columns = time.Time{}, time.Time{}, nil
+		return r
+	}
+	var fromXLSX, fromCSV result
+	t.Run("xlsx in chunks", func(t *testing.T) { fromXLSX = run(t, true) })
+	t.Run("csv at once", func(t *testing.T) { fromCSV = run(t, false) })
+
+	require.Equal(t, 3000, fromXLSX.sum.Rows)
+	valid := func(i int) bool { return i%97 != 0 && i%4 != 3 }
+	duplicates := 0
+	for i := 2500; i < 3000; i++ {
+		if valid(i) && valid(i-2500) {
+			duplicates++
+		}
+	}
+	require.Equal(t, duplicates, fromXLSX.sum.Duplicates)
+	require.Greater(t, fromXLSX.sum.Invalid, 700)
+	require.Equal(t, fromCSV.sum, fromXLSX.sum)
+	require.Equal(t, fromCSV.errors, fromXLSX.errors)
+	require.Equal(t, fromCSV.contacts, fromXLSX.contacts)
+	require.Equal(t, "N1", fromXLSX.contacts["+5511900010001"].Name, "row 2501 repeats it: the first row wins")
 }

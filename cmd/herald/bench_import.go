@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -32,6 +33,7 @@ func (a *app) benchImportCmd() *cobra.Command {
 		rows   int
 		format string
 		dir    string
+		file   string
 		keep   bool
 		repeat bool
 	)
@@ -44,21 +46,20 @@ as CSV or XLSX, then imports it end to end into a scratch database next to
 herald's (<database>_bench_import, dropped afterwards): sniffing, parsing,
 phone normalisation, staging and the merge into contacts and the list, up
 to the commit. Prints rows per second and the peak resident memory of the
-import (VmHWM, reset after the file is written).`,
+import (VmHWM of a process that does nothing else). --file imports a file
+of your own instead.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if file != "" {
+				return a.benchImportFile(ctx, file, keep, repeat)
+			}
 			if format != importer.FormatCSV && format != importer.FormatXLSX {
 				return usageError{fmt.Errorf("--format %q: want csv or xlsx", format)}
 			}
 			if rows < 1 {
 				return usageError{fmt.Errorf("--rows %d: want 1 or more", rows)}
 			}
-			ctx := cmd.Context()
-			if _, err := a.openDB(ctx); err != nil {
-				return err
-			}
-			defer a.closeDB(ctx)
-
 			if dir == "" {
 				d, err := os.MkdirTemp("", "herald-bench-import-")
 				if err != nil {
@@ -80,44 +81,23 @@ import (VmHWM, reset after the file is written).`,
 			}
 			fmt.Fprintf(a.stdout, "wrote %s: %d rows, %.1f MB in %s\n", path, rows, float64(st.Size())/1e6, time.Since(start).Round(time.Millisecond))
 
-			scratch, drop, err := a.benchDatabase(ctx, "_bench_import")
+			// Import in a fresh process, so that its peak memory is the
+			// import's and not the file writer's.
+			self, err := os.Executable()
 			if err != nil {
 				return err
 			}
-			if !keep {
-				defer drop()
-			}
-			svc := importer.NewService(a.logger, importer.Config{}, scratch)
-			runs := 1
-			if repeat {
-				runs = 2
-			}
-			for run := 1; run <= runs; run++ {
-				resetPeakRSS()
-				var saving time.Time
-				start := time.Now()
-				sum, err := svc.ImportFile(ctx, path, importer.Options{
-					List: "bench", DefaultCountry: "BR",
-					ProgressFunc: func(p importer.Progress) {
-						if p.Phase == "saving" && saving.IsZero() {
-							saving = time.Now()
-						}
-					},
-				})
-				if err != nil {
-					return err
+			args := []string{"bench", "import", "--file", path}
+			for name, set := range map[string]bool{"--keep": keep, "--repeat": repeat} {
+				if set {
+					args = append(args, name)
 				}
-				took := time.Since(start)
-				label := "import"
-				if run == 2 {
-					label = "re-import"
-				}
-				fmt.Fprintf(a.stdout, "%s %d rows (%s): %s, %.0f rows/s, peak RSS %.0f MB\n",
-					label, sum.Rows, format, took.Round(time.Millisecond), float64(sum.Rows)/took.Seconds(), float64(peakRSS())/(1<<20))
-				fmt.Fprintf(a.stdout, "  reading and staging %s, merging and commit %s\n",
-					saving.Sub(start).Round(time.Millisecond), time.Since(saving).Round(time.Millisecond))
-				fmt.Fprintf(a.stdout, "  imported %d, updated %d, unchanged %d, invalid %d, duplicates %d; opted in %d, not opted in %d\n",
-					sum.Imported, sum.Updated, sum.Unchanged, sum.Invalid, sum.Duplicates, sum.OptedIn, sum.NotOptedIn)
+			}
+			child := exec.CommandContext(ctx, self, args...)
+			child.Stdout, child.Stderr = a.stdout, a.stderr
+			child.Env = append(os.Environ(), "DATABASE_URL="+a.cfg.DatabaseURL, "HERALD_DATA_DIR="+a.cfg.DataDir)
+			if err := child.Run(); err != nil {
+				return fmt.Errorf("import %s: %w", path, err)
 			}
 			return nil
 		},
@@ -126,9 +106,59 @@ import (VmHWM, reset after the file is written).`,
 	f.IntVar(&rows, "rows", 100_000, "rows in the generated list")
 	f.StringVar(&format, "format", importer.FormatCSV, "csv or xlsx")
 	f.StringVar(&dir, "dir", "", "directory for the generated file (default: a temporary one)")
+	f.StringVar(&file, "file", "", "import this file instead of generating one")
 	f.BoolVar(&keep, "keep", false, "keep the generated file and the scratch database")
 	f.BoolVar(&repeat, "repeat", false, "import the same file a second time (every contact exists and is unchanged)")
 	return cmd
+}
+
+// benchImportFile imports path into a scratch database and reports.
+func (a *app) benchImportFile(ctx context.Context, path string, keep, repeat bool) error {
+	if _, err := a.openDB(ctx); err != nil {
+		return err
+	}
+	defer a.closeDB(ctx)
+	scratch, drop, err := a.benchDatabase(ctx, "_bench_import")
+	if err != nil {
+		return err
+	}
+	if !keep {
+		defer drop()
+	}
+	defer a.importGC()() // as herald import does
+	svc := importer.NewService(a.logger, importer.Config{}, scratch)
+	runs := 1
+	if repeat {
+		runs = 2
+	}
+	for run := 1; run <= runs; run++ {
+		resetPeakRSS()
+		var saving time.Time
+		start := time.Now()
+		sum, err := svc.ImportFile(ctx, path, importer.Options{
+			List: "bench", DefaultCountry: "BR",
+			ProgressFunc: func(p importer.Progress) {
+				if p.Phase == "saving" && saving.IsZero() {
+					saving = time.Now()
+				}
+			},
+		})
+		if err != nil {
+			return err
+		}
+		took := time.Since(start)
+		label := "import"
+		if run == 2 {
+			label = "re-import"
+		}
+		fmt.Fprintf(a.stdout, "%s %d rows (%s): %s, %.0f rows/s, peak RSS %.0f MB\n",
+			label, sum.Rows, sum.Format, took.Round(time.Millisecond), float64(sum.Rows)/took.Seconds(), float64(peakRSS())/(1<<20))
+		fmt.Fprintf(a.stdout, "  reading and staging %s, then merging and commit %s\n",
+			saving.Sub(start).Round(time.Millisecond), time.Since(saving).Round(time.Millisecond))
+		fmt.Fprintf(a.stdout, "  imported %d, updated %d, unchanged %d, invalid %d, duplicates %d; opted in %d, not opted in %d\n",
+			sum.Imported, sum.Updated, sum.Unchanged, sum.Invalid, sum.Duplicates, sum.OptedIn, sum.NotOptedIn)
+	}
+	return nil
 }
 
 // benchDatabase creates a fresh, migrated database named after herald's
