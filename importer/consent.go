@@ -22,11 +22,11 @@ const (
 // consentKey. An empty cell means no consent was given.
 var (
 	consentYes = []string{"yes", "y", "sim", "s", "si", "true", "verdadeiro", "verdadero", "1", "x", "ok",
-		"opt in", "opted in", "optin", "opt_in", "opted_in", "subscribed", "aceito", "aceita", "aceite",
+		"opt in", "opted in", "optin", "subscribed", "aceito", "aceita", "aceite",
 		"acepto", "acepta", "autorizo", "autoriza", "consent", "consented", "\u2713", "\u2714", "\u2611"}
-	consentNo = []string{"no", "n", "nao", "false", "falso", "0", "not opted in", "not_opted_in",
-		"nao aceito", "nao aceita", "no acepto", "no acepta", "-"}
-	consentOut = []string{"opt out", "opted out", "optout", "opt_out", "opted_out", "unsubscribed",
+	consentNo = []string{"no", "n", "nao", "false", "falso", "0", "not opted in",
+		"nao aceito", "nao aceita", "no acepto", "no acepta"}
+	consentOut = []string{"opt out", "opted out", "optout", "unsubscribed",
 		"descadastrado", "descadastrada", "dado de baja", "baja"}
 )
 
@@ -66,8 +66,9 @@ func (p consentParser) parse(v string) (consent string, at time.Time, err error)
 		"true/false, 1/0, x) or the date consent was given", truncate(v, 40))
 }
 
-// consentKey lower-cases v, removes accents and collapses spaces; a
-// trailing full stop goes too ("Sim." is "sim").
+// consentKey lower-cases v, removes accents, reads "-" and "_" as spaces
+// and collapses them; a trailing full stop goes too ("Sim." is "sim",
+// "Opt-in" is "opt in", a lone "-" is empty).
 func consentKey(v string) string {
 	v = strings.TrimSpace(v)
 	if isASCII(v) {
@@ -81,7 +82,7 @@ func consentKey(v string) string {
 		}
 		v = b.String()
 	}
-	v = strings.Join(strings.Fields(v), " ")
+	v = strings.Join(strings.Fields(strings.NewReplacer("-", " ", "_", " ").Replace(v)), " ")
 	return strings.TrimSuffix(v, ".")
 }
 

@@ -139,11 +139,14 @@ func trimPartialRune(b []byte) []byte {
 // sepLine recognises Excel's "sep=X" first line; n is its length with the
 // line break.
 func sepLine(sample []byte) (delim rune, n int) {
-	line, _, _ := bytes.Cut(sample, []byte("\n"))
+	line, _, found := bytes.Cut(sample, []byte("\n"))
 	s := strings.TrimRight(string(line), "\r")
 	if len(s) == 5 && strings.EqualFold(s[:4], "sep=") {
-		if d := rune(s[4]); d != '"' && d != '\r' && d != '\n' {
-			return d, len(line) + 1
+		if d := rune(s[4]); d > ' ' && d < 0x7F && d != '"' || d == '\t' {
+			if found {
+				return d, len(line) + 1
+			}
+			return d, len(line)
 		}
 	}
 	return 0, 0
