@@ -62,6 +62,7 @@ func (a *app) rootCmd() *cobra.Command {
 		a.reportCmd(),
 		a.scheduleCmd(),
 		a.benchCmd(),
+		a.conversionsCmd(),
 	)
 	return root
 }

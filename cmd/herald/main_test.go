@@ -5,8 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -90,6 +93,46 @@ func TestDemoEndToEnd(t *testing.T) {
 			rep.CampaignID).Scan(&dup))
 		require.Zero(t, dup)
 	}
+}
+
+// TestConversionsROI credits an imported sale to the demo campaign that
+// reached the buyer, and the report shows the revenue.
+func TestConversionsROI(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn, pool := storetest.DB(t)
+	env := map[string]string{"DATABASE_URL": dsn, "HERALD_LOG_LEVEL": "warn"}
+	stdout, stderr, code := runHerald(t, env, "demo", "--json", "--rate", "400")
+	require.Equal(t, 0, code, stderr)
+	var rep struct {
+		CampaignID int64 `json:"campaign_id"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(stdout), &rep))
+	var phone string
+	var delivered time.Time
+	require.NoError(t, pool.QueryRow(ctx, `SELECT phone, coalesce(delivered_at, read_at) FROM sends
+		WHERE campaign_id = $1 AND coalesce(delivered_at, read_at) IS NOT NULL ORDER BY id LIMIT 1`, rep.CampaignID).Scan(&phone, &delivered))
+	file := filepath.Join(t.TempDir(), "sales.csv")
+	csv := "phone,value,currency,time,reference\n" +
+		phone + ",149.90,USD," + delivered.Add(time.Hour).UTC().Format(time.RFC3339) + ",order-1\n" +
+		"not a phone,10,USD," + delivered.UTC().Format(time.RFC3339) + ",order-2\n"
+	require.NoError(t, os.WriteFile(file, []byte(csv), 0o600))
+	stdout, stderr, code = runHerald(t, env, "conversions", "import", file, "--json")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, `"Attributed": 1`)
+	require.Contains(t, stdout, `"Refused": 1`)
+
+	stdout, stderr, code = runHerald(t, env, "report", strconv.FormatInt(rep.CampaignID, 10), "--json")
+	require.Equal(t, 0, code, stderr)
+	var after struct {
+		Conversions int64 `json:"conversions"`
+		Revenue     struct {
+			TotalMicros int64 `json:"total_micros"`
+		} `json:"revenue"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(stdout), &after), stdout)
+	require.EqualValues(t, 1, after.Conversions)
+	require.EqualValues(t, 149_900_000, after.Revenue.TotalMicros)
 }
 
 func TestConfigErrorsListEveryField(t *testing.T) {
