@@ -15,13 +15,13 @@ import (
 // its rates, skipped recipients by reason, failures by code with titles,
 // cost, and conversions.
 func WriteText(w io.Writer, r *CampaignReport) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
 	p := func(format string, args ...any) { fmt.Fprintf(tw, format, args...) }
 
-	p("Campaign %d\t%s\t\n", r.CampaignID, printable(r.Name))
-	p("Template\t%s (%s, %s)\t\n", printable(r.Template), printable(r.TemplateLanguage), printable(r.Category))
-	p("Status\t%s\t\n", printable(r.Status))
-	p("\t\t\n")
+	// The heading stands outside the table so that a long campaign name
+	// does not widen its columns.
+	fmt.Fprintf(w, "Campaign %d: %s\n", r.CampaignID, printable(r.Name))
+	fmt.Fprintf(w, "Template %s (%s, %s), %s\n\n", printable(r.Template), printable(r.TemplateLanguage), printable(r.Category), printable(r.Status))
 	p("Funnel\tcount\trate\t\n")
 	p("audience\t%d\t\t\n", r.Audience)
 	p("skipped\t%d\t%s of audience\t\n", r.SkippedTotal, percent(ratio(r.SkippedTotal, r.Audience)))
