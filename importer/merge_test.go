@@ -383,3 +383,19 @@ func TestImportWhenAContactAppearsUnderIt(t *testing.T) {
 	require.Equal(t, 2, b.count(t, `SELECT count(*) FROM list_members`))
 	require.Equal(t, ConsentOptedOut, b.stored(t, "+5511900000001").Consent)
 }
+
+func TestImportComposesNames(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+
+	b.importCSV(t, "phone,Primeiro nome,Sobrenome,Nome\n11900000001,Ana,Lima,\n11900000002,Bia,,Beatriz Souza\n", Options{})
+	c := b.contacts(t, "customers")
+	require.Equal(t, "", c["+5511900000001"].Name, "a name column, even blank, is the name")
+
+	b.importCSV(t, "phone,Primeiro nome,Sobrenome\n11900000003,Ana,Lima\n11900000004,Bia,\n", Options{List: "names"})
+	c = b.contacts(t, "names")
+	require.Equal(t, "Ana Lima", c["+5511900000003"].Name, "no name column: first and last names")
+	require.Equal(t, "Bia", c["+5511900000004"].Name)
+	require.Equal(t, map[string]string{"primeiro_nome": "Ana", "sobrenome": "Lima"}, c["+5511900000003"].Attributes,
+		"and they stay attributes, for templates")
+}

@@ -47,6 +47,9 @@ type converter struct {
 // stageColumns are the staging table's columns in COPY order.
 const stageColumns = 10
 
+// minE164Length is "+" and the 7 digits contacts.phone requires at least.
+const minE164Length = 8
+
 // convert appends the tuples for r to buf: one contact, or one error per
 // problem found. Blank rows leave nothing.
 func (c *converter) convert(buf []byte, r rawRow, counts *rowCounts, errs *[]RowError) []byte {
@@ -74,6 +77,10 @@ func (c *converter) convert(buf []byte, r rawRow, counts *rowCounts, errs *[]Row
 			fail(l.columns[l.phone].Header, "no phone number")
 		} else if n, err := phone.Normalize(raw, c.region); err != nil {
 			fail(l.columns[l.phone].Header, phoneReason(raw, err))
+		} else if len(n.E164) < minE164Length {
+			// contacts.phone holds 7 to 15 digits: refuse the row here
+			// rather than fail the whole import on the CHECK.
+			fail(l.columns[l.phone].Header, fmt.Sprintf("%q is too short for a WhatsApp number", truncate(raw, 40)))
 		} else {
 			number = n
 		}
