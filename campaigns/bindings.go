@@ -262,7 +262,27 @@ func BuildComponents(t Template, bindings []Binding, values []string, sendID int
 		p.ParameterName = s.Name
 		add(c, p)
 	}
+	if err := checkLengths(t, comps); err != nil {
+		return nil, err
+	}
 	return comps, nil
+}
+
+// Meta's limits on a template's text once its variables are filled in
+// (reference §2.4); beyond them the Cloud API answers 132005.
+var textLimits = map[string]int{"header": 60, "body": 1024}
+
+// checkLengths refuses a message whose header or body would be too long
+// after substitution, before it costs a request.
+func checkLengths(t Template, comps []whatsapp.Component) error {
+	for typ, limit := range textLimits {
+		text := componentText(t, comps, typ)
+		if n := len([]rune(text)); n > limit {
+			return &whatsapp.Error{Code: 132005, Title: "Text too long",
+				Details: fmt.Sprintf("%s is %d characters after substitution; the limit is %d", typ, n, limit)}
+		}
+	}
+	return nil
 }
 
 // ButtonPayload is the quick-reply payload herald puts on unbound buttons.

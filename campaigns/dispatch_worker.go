@@ -254,9 +254,20 @@ func (d *Dispatcher) sendAll(ctx context.Context, info campaignInfo, batch []cla
 
 func (d *Dispatcher) sendOne(ctx context.Context, info campaignInfo, s claimed) outcome {
 	o := outcome{send: s}
+	if w := info.c.Window; w != nil {
+		if inside, open := w.nextOpen(d.cfg.NowFunc(), s.phone); !inside {
+			// Outside the recipient's window: wait for it, attempt refunded.
+			o.status, o.refund, o.next = "queued", true, open
+			return o
+		}
+	}
 	comps, err := BuildComponents(info.t, info.c.Bindings, s.params, s.id)
 	if err != nil {
-		o.status, o.err = "failed", &whatsapp.Error{Code: 131008, Title: "Invalid parameter value", Details: err.Error()}
+		var apiErr *whatsapp.Error
+		if !errors.As(err, &apiErr) {
+			apiErr = &whatsapp.Error{Code: 132012, Title: "Parameter format mismatch", Details: err.Error()}
+		}
+		o.status, o.err = "failed", apiErr
 		return o
 	}
 	reqCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.RequestTimeout)

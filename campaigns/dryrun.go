@@ -104,9 +104,24 @@ func (s *Service) DryRun(ctx context.Context, id int64, card *pricing.Card) (*Dr
 	return dr, nil
 }
 
-// RenderText is the text a recipient sees: the template's header, body and
-// footer with the send's values in place.
-func RenderText(t Template, comps []whatsapp.Component) string {
+// componentText is one component's text (header, body or footer) with the
+// send's values in place.
+func componentText(t Template, comps []whatsapp.Component, typ string) string {
+	values := componentValues(comps)
+	for _, c := range t.Info.Components {
+		if strings.ToLower(c.Type) != typ {
+			continue
+		}
+		text := c.Text
+		for k, v := range values[typ] {
+			text = strings.ReplaceAll(text, "{{"+k+"}}", v)
+		}
+		return text
+	}
+	return ""
+}
+
+func componentValues(comps []whatsapp.Component) map[string]map[string]string {
 	values := map[string]map[string]string{}
 	for _, c := range comps {
 		m := map[string]string{}
@@ -126,16 +141,18 @@ func RenderText(t Template, comps []whatsapp.Component) string {
 		}
 		values[c.Type] = m
 	}
+	return values
+}
+
+// RenderText is the text a recipient sees: the template's header, body and
+// footer with the send's values in place, and its buttons.
+func RenderText(t Template, comps []whatsapp.Component) string {
 	var parts []string
 	for _, c := range t.Info.Components {
 		typ := strings.ToLower(c.Type)
 		switch typ {
 		case "header", "body", "footer":
-			text := c.Text
-			for k, v := range values[typ] {
-				text = strings.ReplaceAll(text, "{{"+k+"}}", v)
-			}
-			if text != "" {
+			if text := componentText(t, comps, typ); text != "" {
 				parts = append(parts, text)
 			}
 		case "buttons":

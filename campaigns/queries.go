@@ -23,13 +23,15 @@ ON CONFLICT (phone_number_id) DO UPDATE SET
 RETURNING id`
 
 const campaignInsertSQL = `
-INSERT INTO campaigns (name, template_id, sender_id, list_ids, filters, bindings, priority, start_at, status)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'draft')
+INSERT INTO campaigns (name, template_id, sender_id, list_ids, filters, bindings, priority, start_at, status,
+    window_start, window_end)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'draft', $9::time, $10::time)
 RETURNING id`
 
 const campaignSelectSQL = `
 SELECT c.id, c.name, c.template_id, c.sender_id, s.phone_number_id, s.rate_per_second, c.list_ids, c.filters,
-       c.bindings, c.status, c.status_reason, c.priority, c.start_at, c.audience, c.created_at, c.started_at, c.finished_at
+       c.bindings, c.status, c.status_reason, c.priority, c.start_at, c.audience, c.created_at, c.started_at, c.finished_at,
+       to_char(c.window_start, 'HH24:MI'), to_char(c.window_end, 'HH24:MI')
 FROM campaigns c JOIN sender_numbers s ON s.id = c.sender_id`
 
 const campaignSetStatusSQL = `

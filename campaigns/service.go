@@ -80,6 +80,9 @@ type NewCampaign struct {
 	Bindings      []Binding         `json:"bindings"`
 	Priority      int               `json:"priority,omitempty"` // 1 (urgent) … 4 (bulk); default 2
 	StartAt       *time.Time        `json:"start_at,omitempty"`
+	// Window, if set, sends only between Start and End in each
+	// recipient's time zone.
+	Window *Window `json:"window,omitempty"`
 }
 
 // Campaign is a stored campaign.
@@ -97,6 +100,7 @@ type Campaign struct {
 	StatusReason  string            `json:"status_reason,omitempty"`
 	Priority      int               `json:"priority"`
 	StartAt       *time.Time        `json:"start_at,omitempty"`
+	Window        *Window           `json:"window,omitempty"`
 	Audience      int64             `json:"audience"`
 	CreatedAt     time.Time         `json:"created_at"`
 	StartedAt     *time.Time        `json:"started_at,omitempty"`
@@ -124,6 +128,13 @@ func (s *Service) Create(ctx context.Context, nc NewCampaign) (*Campaign, error)
 	nc.Priority = cmp.Or(nc.Priority, 2)
 	if nc.Priority < 1 || nc.Priority > 4 {
 		ve.Fields["priority"] = "want 1 (urgent) to 4 (bulk)"
+	}
+	var windowStart, windowEnd *string
+	if nc.Window != nil {
+		if _, _, err := nc.Window.parse(); err != nil {
+			ve.Fields["window"] = err.Error()
+		}
+		windowStart, windowEnd = &nc.Window.Start, &nc.Window.End
 	}
 	if len(ve.Fields) > 0 {
 		return nil, ve
@@ -156,7 +167,8 @@ func (s *Service) Create(ctx context.Context, nc NewCampaign) (*Campaign, error)
 		}
 		filters, _ := json.Marshal(cmpMap(nc.Filters))
 		bindings, _ := json.Marshal(nc.Bindings)
-		return tx.QueryRow(ctx, campaignInsertSQL, nc.Name, t.ID, senderID, listIDs, filters, bindings, nc.Priority, nc.StartAt).Scan(&id)
+		return tx.QueryRow(ctx, campaignInsertSQL, nc.Name, t.ID, senderID, listIDs, filters, bindings, nc.Priority, nc.StartAt,
+			windowStart, windowEnd).Scan(&id)
 	})
 	if err != nil {
 		return nil, err
@@ -210,14 +222,18 @@ func campaignGet(ctx context.Context, db store.DBTX, id int64) (*Campaign, error
 		c                 Campaign
 		filters, bindings []byte
 		prio              int16
+		wStart, wEnd      *string
 	)
 	err := db.QueryRow(ctx, campaignSelectSQL+` WHERE c.id = $1`, id).Scan(&c.ID, &c.Name, &c.TemplateID, &c.SenderID,
 		&c.PhoneNumberID, &c.SenderRate, &c.ListIDs, &filters, &bindings, &c.Status, &c.StatusReason, &prio, &c.StartAt,
-		&c.Audience, &c.CreatedAt, &c.StartedAt, &c.FinishedAt)
+		&c.Audience, &c.CreatedAt, &c.StartedAt, &c.FinishedAt, &wStart, &wEnd)
 	if err != nil {
 		return nil, fmt.Errorf("get campaign %d: %w", id, store.InterpretError(err))
 	}
 	c.Priority = int(prio)
+	if wStart != nil && wEnd != nil {
+		c.Window = &Window{Start: *wStart, End: *wEnd}
+	}
 	if err := json.Unmarshal(filters, &c.Filters); err != nil {
 		return nil, fmt.Errorf("decode filters of campaign %d: %w", id, err)
 	}

@@ -54,6 +54,7 @@ func (a *app) campaignCmd() *cobra.Command {
 		binds    []string
 		filters  []string
 		startAt  string
+		window   string
 		startNow bool
 	)
 	create := &cobra.Command{
@@ -77,6 +78,13 @@ func (a *app) campaignCmd() *cobra.Command {
 					nc.Filters = map[string]string{}
 				}
 				nc.Filters[k] = v
+			}
+			if window != "" {
+				start, end, ok := strings.Cut(window, "-")
+				if !ok {
+					return usageError{fmt.Errorf("--window %q: want HH:MM-HH:MM, e.g. 09:00-20:00", window)}
+				}
+				nc.Window = &campaigns.Window{Start: start, End: end}
 			}
 			if startAt != "" {
 				t, err := time.Parse(time.RFC3339, startAt)
@@ -117,6 +125,7 @@ func (a *app) campaignCmd() *cobra.Command {
 	f.IntVar(&nc.Priority, "priority", 2, "1 (urgent) to 4 (bulk)")
 	f.StringVar(&startAt, "start-at", "", "start time (RFC 3339); default: when started")
 	f.BoolVar(&startNow, "start", false, "start right after creating")
+	f.StringVar(&window, "window", "", "send only between these times in each recipient's time zone, e.g. 09:00-20:00")
 
 	one := func(use, short string, fn func(ctx context.Context, svc *campaigns.Service, id int64) (any, error)) *cobra.Command {
 		return &cobra.Command{
