@@ -18,7 +18,7 @@ const module = "github.com/herald-sh/herald"
 var allowed = map[string][]string{
 	"cmd/herald":         {"*"},
 	"importer":           {"internal/store", "internal/phone"},
-	"campaigns":          {"internal/store", "internal/whatsapp", "internal/pricing", "internal/throttle"},
+	"campaigns":          {"internal/store", "internal/whatsapp", "internal/pricing", "internal/throttle", "internal/phone"},
 	"scheduler":          {"campaigns", "internal/store", "internal/whatsapp"},
 	"internal/httpapi":   {"campaigns", "importer", "scheduler", "internal/store", "internal/whatsapp", "internal/report", "internal/pricing", "internal/throttle", "internal/phone"},
 	"internal/store":     {"migrations"},
