@@ -23,6 +23,12 @@ type DryRun struct {
 	Currency          string           `json:"currency"`
 	EstimatedDuration time.Duration    `json:"estimated_duration_ns"`
 	Duration          string           `json:"estimated_duration"`
+	// MessagingLimit is the sender portfolio's limit of unique recipients
+	// per 24 hours (0: unlimited); Used24h how many it reached in the last
+	// 24 hours; WithinLimit whether this campaign fits in what is left.
+	MessagingLimit int   `json:"messaging_limit"`
+	Used24h        int64 `json:"used_24h"`
+	WithinLimit    bool  `json:"within_messaging_limit"`
 }
 
 // Preview is the exact message one recipient would receive.
@@ -101,6 +107,10 @@ func (s *Service) DryRun(ctx context.Context, id int64, card *pricing.Card) (*Dr
 		dr.EstimatedDuration = time.Duration(float64(dr.Sends) / float64(c.SenderRate) * float64(time.Second))
 	}
 	dr.Duration = dr.EstimatedDuration.Round(time.Second).String()
+	if err := s.pool.QueryRow(ctx, messagingLimitSQL, c.SenderID).Scan(&dr.MessagingLimit, &dr.Used24h); err != nil {
+		return nil, fmt.Errorf("read messaging limit: %w", err)
+	}
+	dr.WithinLimit = dr.MessagingLimit == 0 || dr.Used24h+dr.Sends <= int64(dr.MessagingLimit)
 	return dr, nil
 }
 

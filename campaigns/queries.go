@@ -15,11 +15,11 @@ const templateSelectSQL = `
 SELECT id, external_id, name, language, category, status, parameter_format, components FROM templates`
 
 const senderUpsertSQL = `
-INSERT INTO sender_numbers (phone_number_id, display_phone_number, waba_id, rate_per_second)
-VALUES ($1, $2, $3, $4)
+INSERT INTO sender_numbers (phone_number_id, display_phone_number, waba_id, rate_per_second, messaging_limit)
+VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (phone_number_id) DO UPDATE SET
     display_phone_number = EXCLUDED.display_phone_number, waba_id = EXCLUDED.waba_id,
-    rate_per_second = EXCLUDED.rate_per_second, updated_at = now()
+    rate_per_second = EXCLUDED.rate_per_second, messaging_limit = EXCLUDED.messaging_limit, updated_at = now()
 RETURNING id`
 
 const campaignInsertSQL = `
@@ -268,3 +268,15 @@ UPDATE sends s SET status = 'unknown', error_title = 'outcome unknown',
     error_details = 'no answer from the Cloud API and no status webhook before the deadline'
 FROM stale WHERE s.id = stale.id
 RETURNING s.campaign_id`
+
+// messagingLimitSQL reads a sender's messaging limit and how many unique
+// contacts its portfolio (the numbers of its WABA) reached with campaign
+// messages in the last 24 hours.
+const messagingLimitSQL = `
+SELECT n.messaging_limit,
+       (SELECT count(DISTINCT s.contact_id) FROM sends s
+        JOIN campaigns c ON c.id = s.campaign_id
+        JOIN sender_numbers o ON o.id = c.sender_id
+        WHERE (o.id = n.id OR (n.waba_id <> '' AND o.waba_id = n.waba_id))
+          AND s.accepted_at > now() - interval '24 hours')
+FROM sender_numbers n WHERE n.id = $1`

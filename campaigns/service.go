@@ -55,6 +55,9 @@ type Sender struct {
 	DisplayPhone  string
 	WABAID        string
 	RatePerSecond int
+	// MessagingLimit is the portfolio's unique-recipient limit per moving
+	// 24 hours (250, 2000, 10000, 100000); 0 means unlimited.
+	MessagingLimit int
 }
 
 // SenderUpsert registers a sender number or updates its settings.
@@ -63,7 +66,7 @@ func SenderUpsert(ctx context.Context, db store.DBTX, s Sender) (int64, error) {
 		s.RatePerSecond = 80
 	}
 	var id int64
-	if err := db.QueryRow(ctx, senderUpsertSQL, s.PhoneNumberID, s.DisplayPhone, s.WABAID, s.RatePerSecond).Scan(&id); err != nil {
+	if err := db.QueryRow(ctx, senderUpsertSQL, s.PhoneNumberID, s.DisplayPhone, s.WABAID, s.RatePerSecond, s.MessagingLimit).Scan(&id); err != nil {
 		return 0, fmt.Errorf("upsert sender %s: %w", s.PhoneNumberID, store.InterpretError(err))
 	}
 	return id, nil

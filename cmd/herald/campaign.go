@@ -201,6 +201,9 @@ func (a *app) printCampaignText(v any) error {
 		}
 		fmt.Fprintf(tw, "estimated cost\t%s\n", pricing.FormatMicros(x.EstimatedCost, x.Currency))
 		fmt.Fprintf(tw, "estimated duration\t%s\n", x.Duration)
+		if x.MessagingLimit > 0 {
+			fmt.Fprintf(tw, "messaging limit\t%d a day, %d used, fits: %t\n", x.MessagingLimit, x.Used24h, x.WithinLimit)
+		}
 		for _, p := range x.Previews {
 			fmt.Fprintf(tw, "\npreview for %s:\n%s\n", p.Phone, p.Text+p.Error)
 		}

@@ -107,6 +107,7 @@ func (a *app) sendersCmd() *cobra.Command {
 	add.Flags().StringVar(&s.DisplayPhone, "display", "", "display phone number")
 	add.Flags().StringVar(&s.WABAID, "waba", "", "WhatsApp Business Account id")
 	add.Flags().IntVar(&s.RatePerSecond, "rate", 80, "messages per second (80, or up to 1000 after Meta's upgrade)")
+	add.Flags().IntVar(&s.MessagingLimit, "messaging-limit", 0, "unique recipients per 24 hours (250, 2000, 10000, 100000); 0 for unlimited")
 	cmd.AddCommand(add)
 	return cmd
 }
