@@ -62,22 +62,9 @@ func (a *app) campaignCmd() *cobra.Command {
 		Short: "Create a draft campaign (--start to start it at once)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			for _, b := range binds {
-				bd, err := campaigns.ParseBinding(b)
-				if err != nil {
-					return usageError{err}
-				}
-				nc.Bindings = append(nc.Bindings, bd)
-			}
-			for _, f := range filters {
-				k, v, ok := strings.Cut(f, "=")
-				if !ok {
-					return usageError{fmt.Errorf("filter %q: want ATTRIBUTE=VALUE", f)}
-				}
-				if nc.Filters == nil {
-					nc.Filters = map[string]string{}
-				}
-				nc.Filters[k] = v
+			var err error
+			if nc.Bindings, nc.Filters, err = parseAudienceFlags(binds, filters); err != nil {
+				return err
 			}
 			if window != "" {
 				start, end, ok := strings.Cut(window, "-")
@@ -211,4 +198,29 @@ func (a *app) printCampaignText(v any) error {
 		return a.printJSON(v)
 	}
 	return tw.Flush()
+}
+
+// parseAudienceFlags reads repeated --param SLOT=SOURCE and --filter
+// ATTRIBUTE=VALUE flags, shared by campaigns and schedules.
+func parseAudienceFlags(binds, filters []string) ([]campaigns.Binding, map[string]string, error) {
+	var bindings []campaigns.Binding
+	for _, b := range binds {
+		bd, err := campaigns.ParseBinding(b)
+		if err != nil {
+			return nil, nil, usageError{err}
+		}
+		bindings = append(bindings, bd)
+	}
+	var fs map[string]string
+	for _, f := range filters {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok || k == "" {
+			return nil, nil, usageError{fmt.Errorf("filter %q: want ATTRIBUTE=VALUE", f)}
+		}
+		if fs == nil {
+			fs = map[string]string{}
+		}
+		fs[k] = v
+	}
+	return bindings, fs, nil
 }

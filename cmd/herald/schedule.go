@@ -66,22 +66,9 @@ catch-up policies and what daylight saving changes do.`,
 		Short: "Create a schedule (enabled; its first run is the next time the spec fires)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			for _, b := range binds {
-				bd, err := campaigns.ParseBinding(b)
-				if err != nil {
-					return usageError{err}
-				}
-				ns.Bindings = append(ns.Bindings, bd)
-			}
-			for _, f := range filters {
-				k, v, ok := strings.Cut(f, "=")
-				if !ok || k == "" {
-					return usageError{fmt.Errorf("filter %q: want ATTRIBUTE=VALUE", f)}
-				}
-				if ns.Filters == nil {
-					ns.Filters = map[string]string{}
-				}
-				ns.Filters[k] = v
+			var err error
+			if ns.Bindings, ns.Filters, err = parseAudienceFlags(binds, filters); err != nil {
+				return err
 			}
 			ns.CatchUp = scheduler.CatchUp(catchUp)
 			return a.withScheduler(cmd.Context(), func(s *scheduler.Scheduler) error {

@@ -57,7 +57,7 @@ func WithTx(ctx context.Context, db TxBeginner, fn func(tx pgx.Tx) error) error 
 // violations to ErrNotFound and ErrConflict, keeping the original in the chain.
 func InterpretError(err error) error {
 	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("%w: %w", ErrNotFound, err)
+		return ErrNotFound // "no rows in result set" says nothing more to a user
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
