@@ -31,13 +31,17 @@
 //
 // # Loading
 //
-// An import is one transaction: rows stream through a pool of goroutines
-// (normalising in parallel, in order) into a temporary table with binary
-// COPY, then one statement upserts the contacts and their list membership.
-// Memory stays bounded whatever the size of the file. Existing contacts keep
-// what the file leaves blank; their attributes are merged; consent only goes
-// from not opted in to opted in, and an opt-out is never overturned (the
-// summary counts the rows it kept opted out). A file may record an opt-out.
-// Consent changes of existing contacts are written to consent_events; a new
-// contact carries the import as its consent source.
+// An import is one transaction: it lands whole or not at all, its row
+// errors with it (import_errors). Rows stream through a pool of goroutines
+// (normalising in parallel, handed on in file order) into a temporary table
+// with binary COPY, and one statement merges them into contacts and the
+// list: new contacts with plain inserts (sorted by number), existing ones
+// updated only when the file changes them. A worksheet is merged in chunks
+// while the next chunk is read. Memory stays bounded whatever the size of
+// the file. Existing contacts keep what the file leaves blank and have
+// their attributes merged; consent only goes from not opted in to opted in,
+// and an opt-out is never overturned (the summary counts the rows it kept
+// opted out). A file may record an opt-out. Consent changes of existing
+// contacts are written to consent_events; a new contact carries the import
+// ("import:<id>") as its consent source. Imports run one at a time.
 package importer

@@ -36,16 +36,18 @@ type loader struct {
 // them, all in one transaction: the import lands whole or not at all.
 //
 // A text file is staged whole, then merged in one statement, which also
-// finds the duplicates (any number of rows, in bounded memory). A
+// finds the duplicates; parsing it costs little next to the merge. A
 // worksheet is staged and merged in chunks while the next chunk is read,
-// since reading it costs as much as merging it; its duplicates are found
-// as rows go by, which a worksheet's row limit keeps bounded.
+// since parsing its XML costs as much as merging it; a temporary table
+// remembers the numbers of earlier chunks. Either way the process holds a
+// few batches of rows at a time, whatever the size of the file.
 func (s *Service) load(ctx context.Context, src rowSource, opts Options, sum *Summary, read *int64, chunked bool) error {
 	l, err := findLayout(src, opts.HeaderRow, opts.Mappings)
 	if err != nil {
 		return err
 	}
 	sum.HeaderRow, sum.Columns = l.line, l.columns
+	// A consent date may be "today" anywhere on Earth: allow a day ahead.
 	consent := consentParser{monthFirst: monthFirstRegions[opts.DefaultCountry], now: time.Now().Add(24 * time.Hour)}
 
 	return store.WithTx(ctx, s.db, func(tx pgx.Tx) error {

@@ -101,12 +101,15 @@ WHERE err_reason IS NOT NULL`
 //     by another transaction after src was read makes it fail with a unique
 //     violation; load then runs the statement again (see mergeAttempts).
 //   - upd updates the existing contacts that the row changes, and only
-//     those (re-importing a list writes nothing). Consent only rises from
-//     not_opted_in to opted_in, and opted_out is never left (the file may
-//     opt someone out). A blank name or email keeps the stored one;
-//     attributes are merged.
+//     those (re-importing a list writes nothing). src tells which from the
+//     contact it read (changes), so that unchanged contacts are not joined
+//     again; the update checks once more against the row it locks. Consent
+//     only rises from not_opted_in to opted_in, and opted_out is never left
+//     (the file may opt someone out). A blank name or email keeps the
+//     stored one; attributes are merged.
 //   - the new contacts join the list with a plain INSERT (they cannot be
-//     members yet); existing ones with ON CONFLICT DO NOTHING.
+//     members yet); existing ones unless they are members already, with ON
+//     CONFLICT DO NOTHING for a membership added meanwhile.
 //   - events records the consent changes of existing contacts.
 //
 // The counts come from aggregates over each part, without joining them.
@@ -114,7 +117,13 @@ WHERE err_reason IS NOT NULL`
 const contactsMerge = `
 WITH src AS MATERIALIZED (
     SELECT DISTINCT ON (s.phone COLLATE "C") s.phone, s.country, s.name, s.email, s.attributes, s.consent, s.consent_at,
-           c.id AS contact_id, c.consent AS before
+           c.id AS contact_id, c.consent AS before,
+           ((s.name <> '' AND s.name <> c.name)
+             OR (s.email <> '' AND s.email <> c.email)
+             OR (c.country = '' AND s.country <> '')
+             OR NOT c.attributes @> s.attributes
+             OR (c.consent <> 'opted_out' AND s.consent = 'opted_out')
+             OR (c.consent = 'not_opted_in' AND s.consent = 'opted_in')) AS changes
     FROM import_stage s
     LEFT JOIN contacts c ON c.phone = s.phone
     WHERE s.err_reason IS NULL
@@ -156,7 +165,7 @@ upd AS (
         END,
         updated_at = now()
     FROM src s
-    WHERE c.id = s.contact_id
+    WHERE s.changes AND c.id = s.contact_id
       AND ((s.name <> '' AND s.name <> c.name)
         OR (s.email <> '' AND s.email <> c.email)
         OR (c.country = '' AND s.country <> '')
@@ -171,7 +180,9 @@ members_new AS (
 ),
 members_old AS (
     INSERT INTO list_members (list_id, contact_id)
-    SELECT $1::bigint, contact_id FROM src WHERE contact_id IS NOT NULL
+    SELECT $1::bigint, contact_id FROM src
+    WHERE contact_id IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM list_members m WHERE m.list_id = $1::bigint AND m.contact_id = src.contact_id)
     ON CONFLICT DO NOTHING
 ),
 events AS (
