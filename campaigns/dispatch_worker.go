@@ -100,7 +100,14 @@ type SendBatchWorker struct {
 // Work dispatches the job's range chunk by chunk until nothing claimable is
 // left, then snoozes until the earliest retry, or finishes.
 func (w *SendBatchWorker) Work(ctx context.Context, job *river.Job[SendBatchArgs]) error {
-	return w.Dispatcher.dispatch(ctx, job.Args)
+	err := w.Dispatcher.dispatch(ctx, job.Args)
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		// The job ran out of time with work left (a slow number, a long
+		// range): carry on in a fresh run without spending an attempt, so
+		// River's growing retry backoff does not stall the campaign.
+		return river.JobSnooze(time.Second)
+	}
+	return err
 }
 
 type claimed struct {
@@ -160,7 +167,12 @@ func (d *Dispatcher) dispatch(ctx context.Context, args SendBatchArgs) error {
 			break
 		}
 		outcomes := d.sendAll(ctx, info, batch)
-		stop, err := d.commit(ctx, info, outcomes)
+		// The outcomes are committed even when the job's context has ended
+		// (job timeout, shutdown): left uncommitted, sends that were
+		// answered would stay in flight and end unknown.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		stop, err := d.commit(cctx, info, outcomes)
+		cancel()
 		if err != nil {
 			return err
 		}
