@@ -5,7 +5,6 @@ import (
 
 	"github.com/herald-sh/herald/importer"
 	"github.com/herald-sh/herald/internal/httpapi"
-	"github.com/herald-sh/herald/internal/pricing"
 	"github.com/herald-sh/herald/scheduler"
 )
 
@@ -16,6 +15,6 @@ func (a *app) mountAPI(e *engine, pool *pgxpool.Pool, sched *scheduler.Scheduler
 		Importer:  importer.NewService(a.logger, importer.Config{}, pool),
 		Scheduler: sched,
 		Pool:      pool,
-		Card:      pricing.Default(),
+		Card:      e.card,
 	})
 }

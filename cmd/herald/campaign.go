@@ -138,7 +138,11 @@ func (a *app) campaignCmd() *cobra.Command {
 	show := func(ctx context.Context, svc *campaigns.Service, id int64) (any, error) { return svc.Get(ctx, id) }
 	cmd.AddCommand(create,
 		one("dry-run", "Show audience, exclusions, previews, cost and duration without sending", func(ctx context.Context, svc *campaigns.Service, id int64) (any, error) {
-			return svc.DryRun(ctx, id, pricing.Default())
+			card, err := a.cfg.card()
+			if err != nil {
+				return nil, err
+			}
+			return svc.DryRun(ctx, id, card)
 		}),
 		one("start", "Expand and start (or schedule) a draft campaign", func(ctx context.Context, svc *campaigns.Service, id int64) (any, error) {
 			return svc.Start(ctx, id)

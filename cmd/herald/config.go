@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/herald-sh/herald/internal/pricing"
 	"github.com/herald-sh/herald/internal/whatsapp"
 )
 
@@ -36,6 +38,11 @@ type config struct {
 	VerifyToken whatsapp.Secret // WHATSAPP_VERIFY_TOKEN
 	WABAID      string          // WHATSAPP_WABA_ID
 
+	// RateCard and RateCardMarkets are CSV files replacing herald's
+	// embedded rate card (HERALD_RATE_CARD, HERALD_RATE_CARD_MARKETS; both
+	// or neither).
+	RateCard, RateCardMarkets string
+
 	// APITokens are the bearer tokens /api/v1 accepts (HERALD_API_TOKENS,
 	// comma-separated, or HERALD_API_TOKENS_FILE, one per line). None:
 	// the API answers 503.
@@ -54,6 +61,9 @@ func configFromEnv(getenv func(string) string) config {
 		APIURL:      cmp.Or(getenv("WHATSAPP_API_URL"), "https://graph.facebook.com"),
 		APIVersion:  cmp.Or(getenv("WHATSAPP_API_VERSION"), "v25.0"),
 		WABAID:      getenv("WHATSAPP_WABA_ID"),
+		RateCard:    getenv("HERALD_RATE_CARD"),
+
+		RateCardMarkets: getenv("HERALD_RATE_CARD_MARKETS"),
 	}
 	c.Token = c.secret(getenv, "WHATSAPP_TOKEN")
 	c.AppSecret = c.secret(getenv, "WHATSAPP_APP_SECRET")
@@ -105,6 +115,9 @@ func (c *config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("log format %q: want text or json", c.LogFormat))
 	}
+	if (c.RateCard == "") != (c.RateCardMarkets == "") {
+		errs = append(errs, fmt.Errorf("rate card: set both HERALD_RATE_CARD and HERALD_RATE_CARD_MARKETS, or neither"))
+	}
 	if !strings.HasPrefix(c.APIVersion, "v") {
 		errs = append(errs, fmt.Errorf("api version %q: want a version like v25.0", c.APIVersion))
 	}
@@ -122,4 +135,23 @@ func newLogger(w io.Writer, level, format string) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// card is the rate card herald prices with: the configured files, or the
+// embedded default.
+func (c *config) card() (*pricing.Card, error) {
+	if c.RateCard == "" {
+		return pricing.Default(), nil
+	}
+	rates, err := os.Open(c.RateCard)
+	if err != nil {
+		return nil, fmt.Errorf("rate card: %w", err)
+	}
+	defer rates.Close()
+	markets, err := os.Open(c.RateCardMarkets)
+	if err != nil {
+		return nil, fmt.Errorf("rate card markets: %w", err)
+	}
+	defer markets.Close()
+	return pricing.Load(rates, markets)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/herald-sh/herald/campaigns"
 	"github.com/herald-sh/herald/internal/httpapi"
+	"github.com/herald-sh/herald/internal/pricing"
 	"github.com/herald-sh/herald/internal/throttle"
 	"github.com/herald-sh/herald/internal/whatsapp"
 	"github.com/herald-sh/herald/scheduler"
@@ -51,6 +52,7 @@ type engine struct {
 	limiter *throttle.Limiter
 	server  *httpapi.Server
 	http    *http.Server
+	card    *pricing.Card
 	opts    engineOptions
 	httpErr chan error
 }
@@ -71,7 +73,12 @@ func (a *app) newEngine(pool *pgxpool.Pool, opts engineOptions) (*engine, error)
 	}
 	e := &engine{logger: a.logger, pool: pool, opts: opts, httpErr: make(chan error, 1)}
 	e.limiter = throttle.NewLimiter(a.logger, pool, throttle.Config{})
-	e.applier = campaigns.NewApplier(a.logger, pool, campaigns.ApplierConfig{})
+	card, err := a.cfg.card()
+	if err != nil {
+		return nil, err
+	}
+	e.card = card
+	e.applier = campaigns.NewApplier(a.logger, pool, campaigns.ApplierConfig{Card: card})
 	dispatcher := campaigns.NewDispatcher(a.logger, pool, api, e.limiter, campaigns.DispatchConfig{RequestTimeout: opts.RequestTimeout})
 
 	workers := river.NewWorkers()

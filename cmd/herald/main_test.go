@@ -143,6 +143,13 @@ func TestConfigErrorsListEveryField(t *testing.T) {
 	require.Contains(t, stderr, `log format "xml"`)
 }
 
+func TestRateCardNeedsBothFiles(t *testing.T) {
+	t.Parallel()
+	_, stderr, code := runHerald(t, map[string]string{"HERALD_RATE_CARD": "rates.csv"}, "migrate")
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, "HERALD_RATE_CARD_MARKETS")
+}
+
 func TestSecretsNeverPrinted(t *testing.T) {
 	t.Parallel()
 	_, stderr, code := runHerald(t, map[string]string{"WHATSAPP_TOKEN": "tok-SECRET-123", "WHATSAPP_APP_SECRET": "app-SECRET-456",

@@ -29,7 +29,11 @@ func (a *app) reportCmd() *cobra.Command {
 				return err
 			}
 			defer a.closeDB(ctx)
-			rep, err := report.Campaign(ctx, pool, id, report.Options{})
+			card, err := a.cfg.card()
+			if err != nil {
+				return err
+			}
+			rep, err := report.Campaign(ctx, pool, id, report.Options{Card: card})
 			if err != nil {
 				return err
 			}
@@ -84,7 +88,51 @@ func (a *app) reportCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(verify)
+	templates := &cobra.Command{
+		Use:   "templates",
+		Short: "Compare templates across campaigns: reach, reads, replies, clicks, cost, conversions",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			pool, err := a.openDB(ctx)
+			if err != nil {
+				return err
+			}
+			defer a.closeDB(ctx)
+			stats, err := report.Templates(ctx, pool, report.TemplateFilter{})
+			if err != nil {
+				return err
+			}
+			return a.printJSON(stats)
+		},
+	}
+	countries := &cobra.Command{
+		Use:   "countries CAMPAIGN",
+		Short: "A campaign's delivery and cost by recipient country",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := campaignID(args[0])
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			card, err := a.cfg.card()
+			if err != nil {
+				return err
+			}
+			pool, err := a.openDB(ctx)
+			if err != nil {
+				return err
+			}
+			defer a.closeDB(ctx)
+			stats, err := report.Countries(ctx, pool, id, report.Options{Card: card})
+			if err != nil {
+				return err
+			}
+			return a.printJSON(stats)
+		},
+	}
+	cmd.AddCommand(verify, templates, countries)
 	return cmd
 }
 
