@@ -38,6 +38,10 @@ type config struct {
 	VerifyToken whatsapp.Secret // WHATSAPP_VERIFY_TOKEN
 	WABAID      string          // WHATSAPP_WABA_ID
 
+	// OptOutWords replace the built-in opt-out words of inbound messages
+	// (HERALD_OPT_OUT_WORDS, comma-separated; case and accents ignored).
+	OptOutWords []string
+
 	// RateCard and RateCardMarkets are CSV files replacing herald's
 	// embedded rate card (HERALD_RATE_CARD, HERALD_RATE_CARD_MARKETS; both
 	// or neither).
@@ -68,6 +72,11 @@ func configFromEnv(getenv func(string) string) config {
 	c.Token = c.secret(getenv, "WHATSAPP_TOKEN")
 	c.AppSecret = c.secret(getenv, "WHATSAPP_APP_SECRET")
 	c.VerifyToken = c.secret(getenv, "WHATSAPP_VERIFY_TOKEN")
+	for _, w := range strings.Split(getenv("HERALD_OPT_OUT_WORDS"), ",") {
+		if w = strings.TrimSpace(w); w != "" {
+			c.OptOutWords = append(c.OptOutWords, w)
+		}
+	}
 	for _, tok := range strings.FieldsFunc(string(c.secret(getenv, "HERALD_API_TOKENS")), func(r rune) bool {
 		return r == ',' || r == '\n' || r == ' '
 	}) {

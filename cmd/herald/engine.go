@@ -78,7 +78,7 @@ func (a *app) newEngine(pool *pgxpool.Pool, opts engineOptions) (*engine, error)
 		return nil, err
 	}
 	e.card = card
-	e.applier = campaigns.NewApplier(a.logger, pool, campaigns.ApplierConfig{Card: card})
+	e.applier = campaigns.NewApplier(a.logger, pool, campaigns.ApplierConfig{Card: card, OptOutWords: a.cfg.OptOutWords})
 	dispatcher := campaigns.NewDispatcher(a.logger, pool, api, e.limiter, campaigns.DispatchConfig{RequestTimeout: opts.RequestTimeout})
 
 	workers := river.NewWorkers()
