@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -87,7 +89,11 @@ func formatAttributes(attrs map[string]string) string {
 	sort.Strings(keys)
 	parts := make([]string, len(keys))
 	for i, k := range keys {
-		parts[i] = k + "=" + attrs[k]
+		v := attrs[k]
+		if strings.ContainsFunc(v, func(r rune) bool { return unicode.IsSpace(r) || !unicode.IsPrint(r) || r == '"' }) {
+			v = strconv.Quote(v)
+		}
+		parts[i] = k + "=" + v
 	}
 	return strings.Join(parts, " ")
 }

@@ -212,7 +212,7 @@ func printImportSummary(w io.Writer, s *importer.Summary) error {
 	}
 	fmt.Fprintf(w, "  columns: %s\n\n", strings.Join(cols, ", "))
 	line := func(label string, n int, note string) {
-		fmt.Fprintf(w, "  %-15s %9d  %s\n", label, n, note)
+		fmt.Fprintln(w, strings.TrimRight(fmt.Sprintf("  %-15s %9d  %s", label, n, note), " "))
 	}
 	line("rows", s.Rows, "")
 	line("new contacts", s.Imported, "")
