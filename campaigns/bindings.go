@@ -201,12 +201,48 @@ func formatValue(format, v string) (whatsapp.Parameter, error) {
 // nobody bound carry a payload naming the send, so a tap is traced back to it
 // even without a context id.
 func BuildComponents(t Template, bindings []Binding, values []string, sendID int64) ([]whatsapp.Component, error) {
-	if len(values) != len(bindings) {
-		return nil, fmt.Errorf("send %d has %d values for %d bindings", sendID, len(values), len(bindings))
-	}
+	return newComponentPlan(t, bindings).build(values, sendID)
+}
+
+// componentPlan is what BuildComponents works out once per campaign: for
+// each parameter of the template, its component and the binding that fills
+// it. Dispatch builds one per job and uses it for every send.
+type componentPlan struct {
+	t        Template
+	bindings []Binding
+	params   []plannedParam
+}
+
+type plannedParam struct {
+	spec    whatsapp.ParamSpec
+	comp    whatsapp.Component // without parameters
+	binding int                // index in bindings; -1 if unbound
+}
+
+func newComponentPlan(t Template, bindings []Binding) *componentPlan {
 	byKey := map[string]int{}
 	for i, b := range bindings {
 		byKey[b.key()] = i
+	}
+	p := &componentPlan{t: t, bindings: bindings}
+	for _, s := range t.Params {
+		c := whatsapp.Component{Type: s.Component}
+		if s.Component == "button" {
+			c.SubType, c.Index = s.SubType, strconv.Itoa(s.Index)
+		}
+		i, bound := byKey[specKey(s)]
+		if !bound {
+			i = -1
+		}
+		p.params = append(p.params, plannedParam{spec: s, comp: c, binding: i})
+	}
+	return p
+}
+
+func (pl *componentPlan) build(values []string, sendID int64) ([]whatsapp.Component, error) {
+	bindings := pl.bindings
+	if len(values) != len(bindings) {
+		return nil, fmt.Errorf("send %d has %d values for %d bindings", sendID, len(values), len(bindings))
 	}
 	var comps []whatsapp.Component
 	add := func(c whatsapp.Component, p whatsapp.Parameter) {
@@ -219,13 +255,9 @@ func BuildComponents(t Template, bindings []Binding, values []string, sendID int
 		c.Parameters = []whatsapp.Parameter{p}
 		comps = append(comps, c)
 	}
-	for _, s := range t.Params {
-		c := whatsapp.Component{Type: s.Component}
-		if s.Component == "button" {
-			c.SubType, c.Index = s.SubType, strconv.Itoa(s.Index)
-		}
-		i, bound := byKey[specKey(s)]
-		if !bound {
+	for _, pp := range pl.params {
+		s, c, i := pp.spec, pp.comp, pp.binding
+		if i < 0 {
 			if s.SubType == "quick_reply" {
 				add(c, whatsapp.Parameter{Type: "payload", Payload: ButtonPayload(sendID, s.Index)})
 			}
@@ -262,7 +294,7 @@ func BuildComponents(t Template, bindings []Binding, values []string, sendID int
 		p.ParameterName = s.Name
 		add(c, p)
 	}
-	if err := checkLengths(t, comps); err != nil {
+	if err := checkLengths(pl.t, comps); err != nil {
 		return nil, err
 	}
 	return comps, nil
@@ -287,7 +319,7 @@ func checkLengths(t Template, comps []whatsapp.Component) error {
 
 // ButtonPayload is the quick-reply payload herald puts on unbound buttons.
 func ButtonPayload(sendID int64, index int) string {
-	return fmt.Sprintf("herald:%d:%d", sendID, index)
+	return "herald:" + strconv.FormatInt(sendID, 10) + ":" + strconv.Itoa(index)
 }
 
 // parseButtonPayload reads a payload made by ButtonPayload.

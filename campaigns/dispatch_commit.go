@@ -12,10 +12,17 @@ import (
 	"github.com/herald-sh/herald/internal/whatsapp"
 )
 
+// commitTimeout bounds the commit of a chunk's outcomes.
+const commitTimeout = 30 * time.Second
+
 // commit records a chunk's outcomes, its rollups and whatever the errors
 // asked for (opt-outs, pausing the campaign, stopping the sender) in one
-// transaction. It reports whether the job should stop.
+// transaction. It reports whether the job should stop. It runs to its own
+// timeout even when ctx ends (shutdown, job timeout): the requests went out,
+// and what they did is committed rather than left unknown.
 func (d *Dispatcher) commit(ctx context.Context, info campaignInfo, outcomes []outcome) (bool, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	defer cancel()
 	c := info.c
 	var (
 		ids                     []int64

@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
@@ -56,6 +55,17 @@ type DispatchConfig struct {
 	// (default 20): more means fewer commits, but more sends left unknown if
 	// the process dies mid-chunk.
 	ChunkSize int
+	// ChunksInFlight is how many chunks one job may have on the wire or
+	// committing while it takes tokens for and claims the next (default 8).
+	ChunksInFlight int
+	// JobsPerSender is how many dispatch jobs of one sender number run at
+	// once in this process (default 4). As many more wait, each up to
+	// SenderBusyWait (default 10s), for one of them to end; any further
+	// job snoozes for a second. A number with more jobs due than it can
+	// send (two campaigns on one number) so holds at most twice
+	// JobsPerSender River workers, and the other numbers' jobs still run.
+	JobsPerSender  int
+	SenderBusyWait time.Duration
 	// MaxAttempts before a retryable send fails (default 5).
 	MaxAttempts int
 	// PairWindow keeps a number from messaging one person twice within it
@@ -76,11 +86,17 @@ type Dispatcher struct {
 	api      MessageSender
 	throttle Throttle
 	cfg      DispatchConfig
+
+	mu    sync.Mutex
+	slots map[int64]*senderSlots // per sender number
 }
 
 // NewDispatcher returns a Dispatcher.
 func NewDispatcher(logger *slog.Logger, pool *pgxpool.Pool, api MessageSender, throttle Throttle, cfg DispatchConfig) *Dispatcher {
 	cfg.ChunkSize = cmp.Or(cfg.ChunkSize, 20)
+	cfg.ChunksInFlight = cmp.Or(cfg.ChunksInFlight, 8)
+	cfg.JobsPerSender = cmp.Or(cfg.JobsPerSender, 4)
+	cfg.SenderBusyWait = cmp.Or(cfg.SenderBusyWait, 10*time.Second)
 	cfg.MaxAttempts = cmp.Or(cfg.MaxAttempts, 5)
 	cfg.PairWindow = cmp.Or(cfg.PairWindow, 6*time.Second)
 	cfg.PauseAfter = cmp.Or(cfg.PauseAfter, 50)
@@ -88,7 +104,68 @@ func NewDispatcher(logger *slog.Logger, pool *pgxpool.Pool, api MessageSender, t
 	if cfg.NowFunc == nil {
 		cfg.NowFunc = time.Now
 	}
-	return &Dispatcher{logger: logger, pool: pool, api: api, throttle: throttle, cfg: cfg}
+	return &Dispatcher{logger: logger, pool: pool, api: api, throttle: throttle, cfg: cfg, slots: map[int64]*senderSlots{}}
+}
+
+// senderSlots are the places for running jobs of one sender number, and
+// how many jobs wait for one.
+type senderSlots struct {
+	run     chan struct{}
+	waiting int // guarded by Dispatcher.mu
+}
+
+// enter takes one of senderID's JobsPerSender places and reports whether it
+// got one. When all are taken, up to JobsPerSender jobs wait for one (at
+// most SenderBusyWait, and never past ctx's deadline); a job beyond those
+// does not wait. Waiting jobs are what keeps the number busy when a running
+// one ends, so it never idles while jobs are due; a job that does not get a
+// place snoozes, which frees its River worker for other numbers' jobs.
+func (d *Dispatcher) enter(ctx context.Context, senderID int64) bool {
+	d.mu.Lock()
+	slots, ok := d.slots[senderID]
+	if !ok {
+		slots = &senderSlots{run: make(chan struct{}, d.cfg.JobsPerSender)}
+		d.slots[senderID] = slots
+	}
+	select {
+	case slots.run <- struct{}{}:
+		d.mu.Unlock()
+		return true
+	default:
+	}
+	if slots.waiting >= d.cfg.JobsPerSender {
+		d.mu.Unlock()
+		return false
+	}
+	slots.waiting++
+	d.mu.Unlock()
+	defer func() {
+		d.mu.Lock()
+		slots.waiting--
+		d.mu.Unlock()
+	}()
+	wait := d.cfg.SenderBusyWait
+	if deadline, ok := ctx.Deadline(); ok {
+		// Snooze rather than reach the job timeout, which River would
+		// count as a failed attempt.
+		wait = min(wait, time.Until(deadline)*3/4)
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case slots.run <- struct{}{}:
+		return true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return false
+}
+
+func (d *Dispatcher) leave(senderID int64) {
+	d.mu.Lock()
+	slots := d.slots[senderID]
+	d.mu.Unlock()
+	<-slots.run
 }
 
 // SendBatchWorker runs SendBatchArgs jobs.
@@ -131,8 +208,9 @@ type outcome struct {
 }
 
 type campaignInfo struct {
-	c *Campaign
-	t Template
+	c    *Campaign
+	t    Template
+	plan *componentPlan
 }
 
 func (d *Dispatcher) dispatch(ctx context.Context, args SendBatchArgs) error {
@@ -146,39 +224,24 @@ func (d *Dispatcher) dispatch(ctx context.Context, args SendBatchArgs) error {
 	if c.Status != "running" {
 		return nil // Resume enqueues new jobs over what is left.
 	}
+	if !d.enter(ctx, c.SenderID) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return river.JobSnooze(time.Second)
+	}
+	defer d.leave(c.SenderID)
 	t, err := TemplateGetByID(ctx, d.pool, c.TemplateID)
 	if err != nil {
 		return err
 	}
-	info := campaignInfo{c: c, t: t}
-	for ctx.Err() == nil {
-		// Take the chunk's tokens before claiming it: a send is marked in
-		// flight only when it can go at once, so a process that dies leaves
-		// no claimed send waiting on the throttle, only requests already
-		// on the wire (which their webhooks reconcile).
-		if err := d.reserve(ctx, c.SenderID, d.cfg.ChunkSize); err != nil {
-			return err
-		}
-		batch, err := d.claim(ctx, args, c.SenderID)
-		if err != nil {
-			return err
-		}
-		if len(batch) == 0 {
-			break
-		}
-		outcomes := d.sendAll(ctx, info, batch)
-		// The outcomes are committed even when the job's context has ended
-		// (job timeout, shutdown): left uncommitted, sends that were
-		// answered would stay in flight and end unknown.
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		stop, err := d.commit(cctx, info, outcomes)
-		cancel()
-		if err != nil {
-			return err
-		}
-		if stop {
-			return nil
-		}
+	info := campaignInfo{c: c, t: t, plan: newComponentPlan(t, c.Bindings)}
+	stopped, err := d.run(ctx, args, info)
+	if err != nil {
+		return err
+	}
+	if stopped {
+		return nil
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -203,6 +266,135 @@ func (d *Dispatcher) dispatch(ctx context.Context, args SendBatchArgs) error {
 	return nil
 }
 
+// run dispatches the job's range chunk by chunk until nothing claimable is
+// left, the campaign stops or ctx ends. Up to ChunksInFlight chunks are on
+// the wire or committing while the next one takes its tokens and is claimed,
+// so that one job can keep its sender number at its rate. A job starts with
+// one chunk at a time and opens up only once a chunk has been committed
+// without stopping the campaign: a broken template pauses the campaign after
+// its first chunk, not after several.
+func (d *Dispatcher) run(ctx context.Context, args SendBatchArgs, info campaignInfo) (stopped bool, err error) {
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+		stop     bool
+		inFlight int
+		limit    = 1
+		freed    = make(chan struct{}, d.cfg.ChunksInFlight)
+		// cursor is where the sweep's next claim starts: past the last
+		// send it claimed, so that each claim reads only unclaimed rows.
+		cursor = args.FirstID
+		sweep  = true
+	)
+	done := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return stop || firstErr != nil
+	}
+	for ctx.Err() == nil && !done() {
+		// Wait for a free place in the pipeline.
+		for {
+			mu.Lock()
+			full := inFlight >= limit
+			mu.Unlock()
+			if !full {
+				break
+			}
+			select {
+			case <-freed:
+			case <-ctx.Done():
+			}
+			if ctx.Err() != nil {
+				break
+			}
+		}
+		if ctx.Err() != nil || done() {
+			break
+		}
+		// The first sweep claims from the cursor onwards; then passes from
+		// the start of the range pick up what it left (retries now due,
+		// sends another job held) while there is any.
+		n, from := d.cfg.ChunkSize, cursor
+		if sweep && cursor <= args.LastID {
+			n = int(min(int64(n), args.LastID-cursor+1))
+		} else {
+			sweep = false
+			left, err := d.claimable(ctx, args)
+			if err != nil {
+				wg.Wait()
+				return false, errors.Join(err, firstErr)
+			}
+			if left == 0 {
+				break
+			}
+			n, from = int(min(int64(n), left)), args.FirstID
+		}
+		// Take the chunk's tokens before claiming it: a send is marked in
+		// flight only when it can go at once, so a process that dies leaves
+		// no claimed send waiting on the throttle, only requests already
+		// on the wire (which their webhooks reconcile).
+		if err := d.reserve(ctx, info.c.SenderID, n); err != nil {
+			wg.Wait()
+			return false, errors.Join(err, firstErr)
+		}
+		batch, err := d.claim(ctx, args, from, n, info.c.SenderID)
+		if err != nil {
+			wg.Wait()
+			return false, errors.Join(err, firstErr)
+		}
+		if len(batch) == 0 {
+			if sweep {
+				sweep = false
+				continue
+			}
+			break // what is left is held elsewhere or waits on the pair rate
+		}
+		if sweep {
+			cursor = batch[len(batch)-1].id + 1
+		}
+		mu.Lock()
+		inFlight++
+		mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outcomes := d.sendAll(ctx, info, batch)
+			stopped, err := d.commit(ctx, info, outcomes)
+			mu.Lock()
+			inFlight--
+			switch {
+			case err != nil:
+				if firstErr == nil {
+					firstErr = err
+				}
+			case stopped:
+				stop = true
+			default:
+				limit = d.cfg.ChunksInFlight
+			}
+			mu.Unlock()
+			select { // the loop re-checks under mu, so a full channel loses nothing
+			case freed <- struct{}{}:
+			default:
+			}
+		}()
+	}
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	return stop, firstErr
+}
+
+// claimable counts the sends of the job's range that a claim could take now.
+func (d *Dispatcher) claimable(ctx context.Context, args SendBatchArgs) (int64, error) {
+	var n int64
+	if err := d.pool.QueryRow(ctx, sendRangeClaimableSQL, args.CampaignID, args.FirstID, args.LastID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count claimable sends of campaign %d: %w", args.CampaignID, err)
+	}
+	return n, nil
+}
+
 // reserve waits until the throttle lets n messages go for the sender.
 func (d *Dispatcher) reserve(ctx context.Context, senderID int64, n int) error {
 	for range n {
@@ -213,35 +405,29 @@ func (d *Dispatcher) reserve(ctx context.Context, senderID int64, n int) error {
 	return nil
 }
 
-// claim marks the next chunk in_flight and moves the rollups with it.
-func (d *Dispatcher) claim(ctx context.Context, args SendBatchArgs, senderID int64) ([]claimed, error) {
-	var out []claimed
-	err := store.WithTx(ctx, d.pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, sendClaimSQL, args.CampaignID, args.FirstID, args.LastID, d.cfg.ChunkSize,
-			senderID, d.cfg.PairWindow.Seconds())
-		if err != nil {
-			return err
-		}
-		out = out[:0]
-		for rows.Next() {
-			var c claimed
-			if err := rows.Scan(&c.id, &c.contactID, &c.phone, &c.params, &c.attempts); err != nil {
-				return err
-			}
-			out = append(out, c)
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		if len(out) == 0 {
-			return nil
-		}
-		ds := deltas{}
-		ds.of(args.CampaignID).status["queued"] -= int64(len(out))
-		ds.of(args.CampaignID).status["in_flight"] += int64(len(out))
-		return ds.write(ctx, tx)
-	})
+// claim marks the next chunk in_flight and moves the rollups with it, in one
+// statement (one round trip, one implicit transaction). Once sent, the
+// statement is waited for even if ctx ends (job timeout, shutdown): cut off,
+// it could commit on the server with its answer lost, leaving sends in
+// flight that were never sent and would end unknown.
+func (d *Dispatcher) claim(ctx context.Context, args SendBatchArgs, from int64, n int, senderID int64) ([]claimed, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	defer cancel()
+	rows, err := d.pool.Query(ctx, sendClaimSQL, args.CampaignID, from, args.LastID, n,
+		senderID, d.cfg.PairWindow.Seconds(), rand.IntN(rollupSlots))
 	if err != nil {
+		return nil, fmt.Errorf("claim sends of campaign %d: %w", args.CampaignID, err)
+	}
+	out := make([]claimed, 0, n)
+	for rows.Next() {
+		var c claimed
+		if err := rows.Scan(&c.id, &c.contactID, &c.phone, &c.params, &c.attempts); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("claim sends of campaign %d: %w", args.CampaignID, err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("claim sends of campaign %d: %w", args.CampaignID, err)
 	}
 	return out, nil
@@ -273,7 +459,7 @@ func (d *Dispatcher) sendOne(ctx context.Context, info campaignInfo, s claimed) 
 			return o
 		}
 	}
-	comps, err := BuildComponents(info.t, info.c.Bindings, s.params, s.id)
+	comps, err := info.plan.build(s.params, s.id)
 	if err != nil {
 		var apiErr *whatsapp.Error
 		if !errors.As(err, &apiErr) {

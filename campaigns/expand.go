@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
@@ -71,7 +72,6 @@ inserted AS (
     INSERT INTO sends (campaign_id, contact_id, phone, country, params)
     SELECT $%[2]d, id, phone, country, params FROM audience
     WHERE consent = 'opted_in' AND array_position(params, NULL) IS NULL
-    ORDER BY id
     RETURNING id
 )
 SELECT (SELECT count(*) FROM audience),
@@ -124,9 +124,17 @@ func campaignGetForUpdate(ctx context.Context, tx pgx.Tx, id int64) (*Campaign, 
 	return campaignGet(ctx, tx, id)
 }
 
+// expandLock is the advisory lock every expansion holds shared and a delete
+// of contacts exclusively (migration 0006, herald_contacts_keep_sent): it
+// stands in for the row locks of the foreign key sends no longer have.
+const expandLock = 7234012
+
 func (s *Service) expandTx(ctx context.Context, tx pgx.Tx, c *Campaign) (*Expansion, error) {
 	if err := setStatus(ctx, tx, c.ID, "running", "", "draft", "scheduled"); err != nil {
 		return nil, err
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared($1)`, expandLock); err != nil {
+		return nil, fmt.Errorf("expand campaign %d: %w", c.ID, err)
 	}
 	query, args := expandQuery(c)
 	exp := &Expansion{}
@@ -158,13 +166,27 @@ func (s *Service) expandTx(ctx context.Context, tx pgx.Tx, c *Campaign) (*Expans
 // enqueueRanges inserts one dispatch job per BatchSize ids of [first, last].
 // Ids of one campaign's sends come from one INSERT, so the ranges are dense;
 // jobs still filter by campaign, so a gap or a foreign id costs nothing.
+//
+// The jobs are spread over the time the sender number needs for them at its
+// rate: job k is due PaceLead before k × BatchSize / rate. River runs
+// available jobs by priority, then scheduled_at, then id, so jobs inserted at
+// once would all come before those of any campaign started later, and every
+// worker would wait on the first campaign's number while the others idle.
+// Paced, the jobs of campaigns on different numbers interleave, and each
+// number has about PaceLead worth of jobs waiting on its throttle.
 func (s *Service) enqueueRanges(ctx context.Context, tx pgx.Tx, c *Campaign, first, last int64) (int, error) {
 	var params []river.InsertManyParams
 	b := int64(s.cfg.BatchSize)
-	for lo := first; lo <= last; lo += b {
+	now := s.cfg.NowFunc()
+	per := time.Duration(float64(b) / float64(max(c.SenderRate, 1)) * float64(time.Second))
+	for k, lo := 0, first; lo <= last; k, lo = k+1, lo+b {
+		opts := &river.InsertOpts{Priority: c.Priority}
+		if at := now.Add(time.Duration(k)*per - s.cfg.PaceLead); at.After(now) {
+			opts.ScheduledAt = at
+		}
 		params = append(params, river.InsertManyParams{
 			Args:       SendBatchArgs{CampaignID: c.ID, SenderID: c.SenderID, FirstID: lo, LastID: min(lo+b-1, last)},
-			InsertOpts: &river.InsertOpts{Priority: c.Priority},
+			InsertOpts: opts,
 		})
 	}
 	if _, err := s.jobs.InsertManyFastTx(ctx, tx, params); err != nil {

@@ -41,42 +41,69 @@ UPDATE campaigns SET status = $2, status_reason = $3,
 WHERE id = $1 AND status = ANY($4)
 RETURNING id`
 
-// campaignCompleteSQL finishes a running campaign once nothing is open; the
-// partial index sends_open_idx makes the NOT EXISTS cheap at any size.
+// campaignCompleteSQL finishes a running campaign once nothing is open. The
+// rollups say so in a few rows at any size: they change in the same
+// transaction as every send's status.
 const campaignCompleteSQL = `
 UPDATE campaigns SET status = 'completed', finished_at = now()
 WHERE id = $1 AND status = 'running'
-  AND NOT EXISTS (SELECT 1 FROM sends WHERE campaign_id = $1 AND status IN ('queued', 'in_flight'))
+  AND (SELECT coalesce(sum(queued + in_flight), 0) FROM campaign_rollups WHERE campaign_id = $1) = 0
 RETURNING id`
 
-// sendClaimSQL marks the next queued sends of a range in_flight, in id order,
-// only while the campaign runs and its sender is active. SKIP LOCKED lets two
-// jobs over the same range (a rescued job and its successor) share it without
-// ever claiming one send twice. A contact messaged by the same number within
-// the pair-rate window is left for later.
+// sendClaimSQL marks the next queued sends of a range in_flight, in id order
+// from $2, only while the campaign runs and its sender is active, and moves
+// them from queued to in_flight in rollup slot $7, in one statement. SKIP
+// LOCKED lets two jobs over the same range (a rescued job and its successor)
+// share it without ever claiming one send twice. A contact messaged by the
+// same number within the pair-rate window is left for later.
+//
+// The range is read through the primary key from the job's cursor ($2), so
+// each send is passed over about once. Planner traps: "campaign_id + 0"
+// keeps the unique (campaign_id, contact_id) index out of the plan, which
+// would otherwise be ANDed in as a bitmap and read every send of the
+// campaign on each claim (stale statistics right after an expansion make it
+// look cheap); and the pair-rate check runs on the LIMITed candidates only,
+// not on every send of the range before the LIMIT.
 const sendClaimSQL = `
-WITH next AS (
-    SELECT s.id FROM sends s
-    WHERE s.campaign_id = $1 AND s.id BETWEEN $2 AND $3 AND s.status = 'queued'
+WITH candidates AS (
+    SELECT s.id, s.contact_id FROM sends s
+    WHERE s.id BETWEEN $2 AND $3 AND s.campaign_id + 0 = $1 AND s.status = 'queued'
       AND (s.next_attempt_at IS NULL OR s.next_attempt_at <= now())
       AND EXISTS (SELECT 1 FROM campaigns c JOIN sender_numbers n ON n.id = c.sender_id
                   WHERE c.id = $1 AND c.status = 'running' AND n.status = 'active')
-      AND NOT EXISTS (SELECT 1 FROM sends o JOIN campaigns oc ON oc.id = o.campaign_id
-                      WHERE o.contact_id = s.contact_id AND o.id <> s.id AND oc.sender_id = $5
-                        AND o.in_flight_at > now() - make_interval(secs => $6))
     ORDER BY s.id
     LIMIT $4
     FOR UPDATE OF s SKIP LOCKED
+), next AS (
+    SELECT c.id FROM candidates c
+    WHERE NOT EXISTS (SELECT 1 FROM sends o JOIN campaigns oc ON oc.id = o.campaign_id
+                      WHERE o.contact_id = c.contact_id AND o.id <> c.id AND oc.sender_id = $5
+                        AND o.in_flight_at > now() - make_interval(secs => $6))
+), claimed AS (
+    UPDATE sends s SET status = 'in_flight', in_flight_at = now(), attempts = s.attempts + 1
+    FROM next WHERE s.id = next.id
+    RETURNING s.id, s.contact_id, s.phone, s.params, s.attempts
+), rollup AS (
+    INSERT INTO campaign_rollups AS r (campaign_id, slot, queued, in_flight)
+    SELECT $1, $7, -count(*), count(*) FROM claimed HAVING count(*) > 0
+    ON CONFLICT (campaign_id, slot) DO UPDATE SET
+        queued = r.queued + EXCLUDED.queued, in_flight = r.in_flight + EXCLUDED.in_flight
 )
-UPDATE sends s SET status = 'in_flight', in_flight_at = now(), attempts = s.attempts + 1
-FROM next WHERE s.id = next.id
-RETURNING s.id, s.contact_id, s.phone, s.params, s.attempts`
+SELECT id, contact_id, phone, params, attempts FROM claimed ORDER BY id`
+
+// sendRangeClaimableSQL counts the queued sends of a range that are due
+// (campaign_id + 0: see sendClaimSQL).
+const sendRangeClaimableSQL = `
+SELECT count(*) FROM sends
+WHERE id BETWEEN $2 AND $3 AND campaign_id + 0 = $1 AND status = 'queued'
+  AND (next_attempt_at IS NULL OR next_attempt_at <= now())`
 
 // sendRangeOpenSQL tells a job what is left in its range: how many sends are
-// still queued and when the earliest may go.
+// still queued and when the earliest may go (campaign_id + 0: see
+// sendClaimSQL).
 const sendRangeOpenSQL = `
 SELECT count(*), min(coalesce(next_attempt_at, now()))
-FROM sends WHERE campaign_id = $1 AND id BETWEEN $2 AND $3 AND status = 'queued'`
+FROM sends WHERE id BETWEEN $2 AND $3 AND campaign_id + 0 = $1 AND status = 'queued'`
 
 // sendResultSQL commits the outcome of a dispatched chunk. The locked CTE
 // reads each row's status before the change (for the rollups) and the rank

@@ -84,8 +84,7 @@ func Reconcile(ctx context.Context, pool *pgxpool.Pool, after time.Duration) (in
 	if _, err := pool.Exec(ctx, `
 		UPDATE campaigns c SET status = 'completed', finished_at = now()
 		WHERE c.status = 'running'
-		  AND NOT EXISTS (SELECT 1 FROM sends s WHERE s.campaign_id = c.id AND s.status IN ('queued', 'in_flight'))
-		  AND EXISTS (SELECT 1 FROM sends s WHERE s.campaign_id = c.id)`); err != nil {
+		  AND (SELECT sum(r.queued + r.in_flight) FROM campaign_rollups r WHERE r.campaign_id = c.id) = 0`); err != nil {
 		return total, fmt.Errorf("complete settled campaigns: %w", err)
 	}
 	return total, nil

@@ -27,6 +27,10 @@ type jobInserter interface {
 type Config struct {
 	// BatchSize is the number of sends one dispatch job covers (default 100).
 	BatchSize int
+	// PaceLead is how far ahead of its sender number's pace a dispatch job
+	// becomes due (default 2s; see enqueueRanges). It covers River's fetch
+	// interval and a job's start, so that a number never waits for work.
+	PaceLead time.Duration
 	// Now returns the current time (default time.Now).
 	NowFunc func() time.Time
 }
@@ -42,6 +46,7 @@ type Service struct {
 // NewService returns a Service. jobs is usually the *river.Client.
 func NewService(logger *slog.Logger, pool *pgxpool.Pool, jobs jobInserter, cfg Config) *Service {
 	cfg.BatchSize = cmp.Or(cfg.BatchSize, 100)
+	cfg.PaceLead = cmp.Or(cfg.PaceLead, 2*time.Second)
 	if cfg.NowFunc == nil {
 		cfg.NowFunc = time.Now
 	}

@@ -8,6 +8,6 @@ func (a *app) benchCmd() *cobra.Command {
 		Use:   "bench",
 		Short: "Measure herald on this machine",
 	}
-	cmd.AddCommand(a.benchImportCmd(), a.benchWebhooksCmd())
+	cmd.AddCommand(a.benchImportCmd(), a.benchWebhooksCmd(), a.benchSendCmd(), a.benchExpandCmd(), a.benchWorkerCmd())
 	return cmd
 }

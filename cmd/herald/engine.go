@@ -1,12 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -39,6 +41,13 @@ type engineOptions struct {
 	JobTimeout time.Duration
 	// RequestTimeout bounds one Cloud API call (default 30s).
 	RequestTimeout time.Duration
+	// ChunkSize is how many sends a dispatch job claims at a time
+	// (0: campaigns.DispatchConfig's default).
+	ChunkSize int
+	// DBConns is the most database connections a working engine opens
+	// (0: 8 + SendWorkers/2, at least 16). A pool_max_conns in the database
+	// URL wins.
+	DBConns int
 }
 
 // engine is a running herald process: River, dispatch, the webhook applier
@@ -46,6 +55,7 @@ type engineOptions struct {
 type engine struct {
 	logger  *slog.Logger
 	pool    *pgxpool.Pool
+	ownPool bool // pool was opened for the engine: stop closes it
 	river   *river.Client[pgx.Tx]
 	service *campaigns.Service
 	applier *campaigns.Applier
@@ -69,9 +79,18 @@ func (a *app) newEngine(pool *pgxpool.Pool, opts engineOptions) (*engine, error)
 	}
 	api := opts.API
 	if api == nil {
-		api = whatsapp.NewClient(whatsapp.Config{BaseURL: a.cfg.APIURL, APIVersion: a.cfg.APIVersion, Token: a.cfg.Token})
+		api = whatsapp.NewClient(whatsapp.Config{BaseURL: a.cfg.APIURL, APIVersion: a.cfg.APIVersion, Token: a.cfg.Token,
+			HTTPClient: apiHTTPClient(opts.SendWorkers)})
 	}
-	e := &engine{logger: a.logger, pool: pool, opts: opts, httpErr: make(chan error, 1)}
+	var ownPool bool
+	if opts.Work {
+		p, err := enginePool(pool, cmp.Or(opts.DBConns, max(16, 8+opts.SendWorkers/2)))
+		if err != nil {
+			return nil, err
+		}
+		pool, ownPool = p, p != pool
+	}
+	e := &engine{logger: a.logger, pool: pool, ownPool: ownPool, opts: opts, httpErr: make(chan error, 1)}
 	e.limiter = throttle.NewLimiter(a.logger, pool, throttle.Config{})
 	card, err := a.cfg.card()
 	if err != nil {
@@ -79,7 +98,7 @@ func (a *app) newEngine(pool *pgxpool.Pool, opts engineOptions) (*engine, error)
 	}
 	e.card = card
 	e.applier = campaigns.NewApplier(a.logger, pool, campaigns.ApplierConfig{Card: card, OptOutWords: a.cfg.OptOutWords})
-	dispatcher := campaigns.NewDispatcher(a.logger, pool, api, e.limiter, campaigns.DispatchConfig{RequestTimeout: opts.RequestTimeout})
+	dispatcher := campaigns.NewDispatcher(a.logger, pool, api, e.limiter, campaigns.DispatchConfig{RequestTimeout: opts.RequestTimeout, ChunkSize: opts.ChunkSize})
 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &campaigns.SendBatchWorker{Dispatcher: dispatcher})
@@ -170,7 +189,41 @@ func (e *engine) stop(ctx context.Context) {
 		}
 		e.applier.Stop()
 		e.limiter.Stop()
+		if e.ownPool {
+			e.pool.Close()
+		}
 	}
+}
+
+// enginePool returns a pool like base with up to conns connections, unless
+// the database URL sets pool_max_conns. pgxpool's default, the larger of 4
+// and the number of CPUs, is too few for a worker: every running dispatch job
+// claims and commits, and River, the applier, the webhook writer and the
+// throttle need connections of their own.
+func enginePool(base *pgxpool.Pool, conns int) (*pgxpool.Pool, error) {
+	cfg := base.Config()
+	if strings.Contains(cfg.ConnString(), "pool_max_conns") {
+		return base, nil
+	}
+	cfg.MaxConns = int32(conns)
+	p, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open worker pool: %w", err)
+	}
+	return p, nil
+}
+
+// apiHTTPClient is the Cloud API client's transport. Every request goes to
+// one host, and net/http keeps only two idle connections per host by
+// default: at hundreds of sends per second the rest would be opened and
+// closed for each request, and loopback benchmarks run out of ports. It keeps
+// as many idle connections as requests can be in flight. Requests time out
+// through their context (DispatchConfig.RequestTimeout).
+func apiHTTPClient(sendWorkers int) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = max(256, 64*sendWorkers)
+	t.MaxIdleConnsPerHost = t.MaxIdleConns
+	return &http.Client{Transport: t}
 }
 
 // quietRiver keeps River's info chatter (client started, leader elected) out
