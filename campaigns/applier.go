@@ -129,6 +129,12 @@ func (a *Applier) loop(ctx context.Context) {
 	defer ticker.Stop()
 	var lastPending time.Time
 	for {
+		// Only a pass that starts after Idle was called may answer it:
+		// one already under way may have missed events stored since.
+		a.mu.Lock()
+		waiting := a.idle
+		a.idle = nil
+		a.mu.Unlock()
 		n, err := a.ApplyBatch(ctx)
 		if err != nil && ctx.Err() == nil {
 			a.logger.Error("apply webhook events", slog.Any("error", err))
@@ -139,16 +145,17 @@ func (a *Applier) loop(ctx context.Context) {
 				a.logger.Error("apply pending statuses", slog.Any("error", err))
 			}
 		}
-		if n > 0 && err == nil {
-			continue // more may be waiting
-		}
-		if err == nil {
-			a.mu.Lock()
-			for _, ch := range a.idle {
+		if n == 0 && err == nil {
+			for _, ch := range waiting {
 				close(ch)
 			}
-			a.idle = nil
+		} else {
+			a.mu.Lock()
+			a.idle = append(waiting, a.idle...)
 			a.mu.Unlock()
+		}
+		if n > 0 && err == nil {
+			continue // more may be waiting
 		}
 		select {
 		case <-ctx.Done():
