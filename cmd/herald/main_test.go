@@ -56,6 +56,7 @@ func TestDemoEndToEnd(t *testing.T) {
 			FailedByCode map[string]int64 `json:"failed_by_code"`
 			Replied      *int64           `json:"replied"`
 			Clicked      *int64           `json:"clicked"`
+			ByButton     map[string]int64 `json:"clicks_by_button"`
 			Cost         struct {
 				Currency string   `json:"currency"`
 				Total    *float64 `json:"total"`
@@ -77,6 +78,11 @@ func TestDemoEndToEnd(t *testing.T) {
 		require.Equal(t, rep.Failed, byCode)
 		require.NotNil(t, rep.Replied)
 		require.NotNil(t, rep.Clicked)
+		var taps int64
+		for _, n := range rep.ByButton {
+			taps += n
+		}
+		require.GreaterOrEqual(t, taps, *rep.Clicked, "every clicked send has a tap by some button")
 		require.Equal(t, "USD", rep.Cost.Currency)
 		require.NotNil(t, rep.Cost.Total)
 		require.Positive(t, *rep.Cost.Total)

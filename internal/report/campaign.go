@@ -72,6 +72,9 @@ type CampaignReport struct {
 	Cancelled int64 `json:"cancelled"`
 	Replied   int64 `json:"replied"`
 	Clicked   int64 `json:"clicked"`
+	// ClicksByButton counts button taps (quick replies and interactive
+	// replies) by the button's label.
+	ClicksByButton map[string]int64 `json:"clicks_by_button"`
 	// Unaccounted is audience minus every recipient accounted for (sent,
 	// failed, unknown, cancelled, pending, skipped). It is 0 unless the
 	// rollups drifted or the expansion is still running; Verify says which.
@@ -187,6 +190,8 @@ func Campaign(ctx context.Context, db store.DBTX, campaignID int64, opts Options
 		FailedByCode: map[string]int64{},
 		FailedCodes:  []FailedCode{},
 		Series:       []Minute{},
+
+		ClicksByButton: map[string]int64{},
 	}
 	b.Queue(campaignGet, campaignID).QueryRow(func(row pgx.Row) error {
 		return row.Scan(&r.CampaignID, &r.Name, &r.Status, &r.Audience, &r.CreatedAt, &r.StartedAt, &r.FinishedAt,
@@ -203,6 +208,15 @@ func Campaign(ctx context.Context, db store.DBTX, campaignID int64, opts Options
 			fc.Title = whatsapp.CodeTitle(fc.Code)
 			r.FailedCodes = append(r.FailedCodes, fc)
 			r.FailedByCode[strconv.Itoa(fc.Code)] = fc.Count
+			return nil
+		})
+		return err
+	})
+	b.Queue(clicksByButton, campaignID).Query(func(rows pgx.Rows) error {
+		var label string
+		var n int64
+		_, err := pgx.ForEachRow(rows, []any{&label, &n}, func() error {
+			r.ClicksByButton[label] = n
 			return nil
 		})
 		return err

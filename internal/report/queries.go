@@ -66,3 +66,12 @@ SELECT currency, count, value_micros
 FROM campaign_conversions
 WHERE campaign_id = $1 AND count <> 0
 ORDER BY currency`
+
+// clicksByButton counts a campaign's button taps by label. It reads the
+// inbound messages linked to the campaign's sends: a few per hundred sends,
+// found through inbound_messages_send_idx.
+const clicksByButton = `
+SELECT coalesce(nullif(i.text, ''), i.button) AS label, count(*)
+FROM inbound_messages i JOIN sends s ON s.id = i.send_id
+WHERE s.campaign_id = $1 AND i.type IN ('button', 'interactive')
+GROUP BY 1 ORDER BY 2 DESC`
