@@ -93,6 +93,16 @@ func (a *app) openDB(ctx context.Context) (*pgxpool.Pool, error) {
 	return pool, nil
 }
 
+// withDB runs fn with the database open, and closes it after.
+func (a *app) withDB(ctx context.Context, fn func(pool *pgxpool.Pool) error) error {
+	pool, err := a.openDB(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.closeDB(ctx)
+	return fn(pool)
+}
+
 func (a *app) closeDB(ctx context.Context) {
 	if a.pool != nil {
 		a.pool.Close()

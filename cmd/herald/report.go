@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
 	"github.com/herald-sh/herald/internal/report"
@@ -69,23 +70,20 @@ func (a *app) reportCmd() *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			pool, err := a.openDB(ctx)
-			if err != nil {
-				return err
-			}
-			defer a.closeDB(ctx)
-			v, err := report.Verify(ctx, pool, id)
-			if err != nil {
-				return err
-			}
-			if !v.OK {
-				for _, m := range v.Mismatches {
-					fmt.Fprintln(a.stdout, m)
+			return a.withDB(ctx, func(pool *pgxpool.Pool) error {
+				v, err := report.Verify(ctx, pool, id)
+				if err != nil {
+					return err
 				}
-				return fmt.Errorf("campaign %d: %d counters disagree with the raw rows", id, len(v.Mismatches))
-			}
-			fmt.Fprintf(a.stdout, "campaign %d: counters agree with the raw rows\n", id)
-			return nil
+				if !v.OK {
+					for _, m := range v.Mismatches {
+						fmt.Fprintln(a.stdout, m)
+					}
+					return fmt.Errorf("campaign %d: %d counters disagree with the raw rows", id, len(v.Mismatches))
+				}
+				fmt.Fprintf(a.stdout, "campaign %d: counters agree with the raw rows\n", id)
+				return nil
+			})
 		},
 	}
 	templates := &cobra.Command{
@@ -94,16 +92,13 @@ func (a *app) reportCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			pool, err := a.openDB(ctx)
-			if err != nil {
-				return err
-			}
-			defer a.closeDB(ctx)
-			stats, err := report.Templates(ctx, pool, report.TemplateFilter{})
-			if err != nil {
-				return err
-			}
-			return a.printJSON(stats)
+			return a.withDB(ctx, func(pool *pgxpool.Pool) error {
+				stats, err := report.Templates(ctx, pool, report.TemplateFilter{})
+				if err != nil {
+					return err
+				}
+				return a.printJSON(stats)
+			})
 		},
 	}
 	countries := &cobra.Command{
@@ -120,16 +115,13 @@ func (a *app) reportCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			pool, err := a.openDB(ctx)
-			if err != nil {
-				return err
-			}
-			defer a.closeDB(ctx)
-			stats, err := report.Countries(ctx, pool, id, report.Options{Card: card})
-			if err != nil {
-				return err
-			}
-			return a.printJSON(stats)
+			return a.withDB(ctx, func(pool *pgxpool.Pool) error {
+				stats, err := report.Countries(ctx, pool, id, report.Options{Card: card})
+				if err != nil {
+					return err
+				}
+				return a.printJSON(stats)
+			})
 		},
 	}
 	cmd.AddCommand(verify, templates, countries)
