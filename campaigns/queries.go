@@ -106,7 +106,8 @@ SELECT count(*), min(coalesce(next_attempt_at, now()))
 FROM sends WHERE id BETWEEN $2 AND $3 AND campaign_id + 0 = $1 AND status = 'queued'`
 
 // sendResultSQL commits the outcome of a dispatched chunk. The locked CTE
-// reads each row's status before the change (for the rollups) and the rank
+// reads each row's status before the change (for the rollups) and carries
+// the new values, so the update joins one CTE (see statusApplySQL); the rank
 // guard keeps a webhook that already moved the send ahead from being undone.
 const sendResultSQL = `
 WITH u AS (
@@ -114,23 +115,23 @@ WITH u AS (
                          $8::timestamptz[], $9::smallint[])
         AS u(id, status, wamid, wa_id, error_code, error_title, error_details, next_attempt_at, attempt_delta)
 ), old AS (
-    SELECT s.id, s.status FROM sends s JOIN u ON u.id = s.id ORDER BY s.id FOR UPDATE OF s
+    SELECT u.*, s.status AS old_status FROM sends s JOIN u ON u.id = s.id ORDER BY s.id FOR UPDATE OF s
 )
 UPDATE sends s SET
-    status = CASE WHEN herald_status_rank(u.status) > herald_status_rank(old.status)
-                    OR (u.status = 'queued' AND old.status = 'in_flight') THEN u.status ELSE s.status END,
-    wamid = coalesce(s.wamid, nullif(u.wamid, '')),
-    wa_id = coalesce(nullif(u.wa_id, ''), s.wa_id),
-    accepted_at = CASE WHEN u.status = 'accepted' THEN coalesce(s.accepted_at, now()) ELSE s.accepted_at END,
-    failed_at = CASE WHEN u.status = 'failed' AND old.status = 'in_flight' THEN now() ELSE s.failed_at END,
-    error_code = CASE WHEN u.status = 'failed' AND old.status = 'in_flight' THEN u.error_code ELSE s.error_code END,
-    error_title = CASE WHEN u.status = 'failed' AND old.status = 'in_flight' THEN u.error_title ELSE s.error_title END,
-    error_details = CASE WHEN u.status = 'failed' AND old.status = 'in_flight' THEN u.error_details ELSE s.error_details END,
-    next_attempt_at = u.next_attempt_at,
-    attempts = s.attempts + u.attempt_delta
-FROM u, old
-WHERE s.id = u.id AND old.id = u.id
-RETURNING s.id, old.status, s.status, s.error_code`
+    status = CASE WHEN herald_status_rank(o.status) > herald_status_rank(o.old_status)
+                    OR (o.status = 'queued' AND o.old_status = 'in_flight') THEN o.status ELSE s.status END,
+    wamid = coalesce(s.wamid, nullif(o.wamid, '')),
+    wa_id = coalesce(nullif(o.wa_id, ''), s.wa_id),
+    accepted_at = CASE WHEN o.status = 'accepted' THEN coalesce(s.accepted_at, now()) ELSE s.accepted_at END,
+    failed_at = CASE WHEN o.status = 'failed' AND o.old_status = 'in_flight' THEN now() ELSE s.failed_at END,
+    error_code = CASE WHEN o.status = 'failed' AND o.old_status = 'in_flight' THEN o.error_code ELSE s.error_code END,
+    error_title = CASE WHEN o.status = 'failed' AND o.old_status = 'in_flight' THEN o.error_title ELSE s.error_title END,
+    error_details = CASE WHEN o.status = 'failed' AND o.old_status = 'in_flight' THEN o.error_details ELSE s.error_details END,
+    next_attempt_at = o.next_attempt_at,
+    attempts = s.attempts + o.attempt_delta
+FROM old o
+WHERE s.id = o.id
+RETURNING s.id, o.old_status, s.status, s.error_code`
 
 const contactOptOutSQL = `
 WITH changed AS (
@@ -180,7 +181,11 @@ const webhookEventsDoneSQL = `UPDATE webhook_events SET applied_at = now() WHERE
 // before the send's wamid is committed) or else by wamid. Several updates
 // for one send in a batch collapse to the highest rank; the locked old row
 // gives the rollups the status before the change; the rank guard makes
-// replays and reordering change nothing. Cost counts once, when a send is
+// replays and reordering change nothing. The update joins only the locked
+// CTE, which carries the new values too: joined to two CTEs the planner,
+// which guesses a handful of rows for unnest, compared every pair of rows
+// (quadratic in the batch: seconds at a few thousand statuses). Cost counts
+// once, when a send is
 // both delivered (or read) and billable, since Meta charges per delivered
 // message.
 const statusApplySQL = `
@@ -209,31 +214,32 @@ WITH u AS (
         bool_or(billable) AS billable
     FROM matched GROUP BY sid
 ), old AS (
-    SELECT s.id, s.status, s.billable, s.sent_at, s.delivered_at, s.read_at
+    SELECT agg.*, s.status AS old_status, s.billable AS old_billable, s.sent_at AS old_sent_at,
+           s.delivered_at AS old_delivered_at, s.read_at AS old_read_at
     FROM sends s JOIN agg ON agg.sid = s.id ORDER BY s.id FOR UPDATE OF s
 )
 UPDATE sends s SET
-    status = CASE WHEN herald_status_rank(agg.status) > herald_status_rank(old.status) THEN agg.status ELSE old.status END,
-    wamid = coalesce(s.wamid, agg.wamid),
-    wa_id = CASE WHEN s.wa_id = '' THEN coalesce(agg.wa_id, '') ELSE s.wa_id END,
-    sent_at = coalesce(s.sent_at, agg.sent_at),
-    delivered_at = coalesce(s.delivered_at, agg.delivered_at),
-    read_at = coalesce(s.read_at, agg.read_at),
-    failed_at = CASE WHEN agg.status = 'failed' AND old.status <> 'failed' THEN agg.failed_at ELSE s.failed_at END,
-    error_code = CASE WHEN agg.status = 'failed' AND old.status <> 'failed' THEN agg.error_code ELSE s.error_code END,
-    error_title = CASE WHEN agg.status = 'failed' AND old.status <> 'failed' THEN coalesce(agg.error_title, '') ELSE s.error_title END,
-    error_details = CASE WHEN agg.status = 'failed' AND old.status <> 'failed' THEN coalesce(agg.error_details, '') ELSE s.error_details END,
-    pricing_category = CASE WHEN s.pricing_category = '' THEN coalesce(agg.pcat, '') ELSE s.pricing_category END,
-    pricing_type = CASE WHEN s.pricing_type = '' THEN coalesce(agg.ptype, '') ELSE s.pricing_type END,
-    billable = coalesce(s.billable, agg.billable)
-FROM agg, old
-WHERE s.id = agg.sid AND old.id = agg.sid
-RETURNING s.id, s.wamid, s.campaign_id, old.status, s.status, s.country, s.pricing_category, s.error_code,
-    (herald_status_rank(old.status) IN (4, 5) AND old.billable IS TRUE) AS was_charged,
+    status = CASE WHEN herald_status_rank(o.status) > herald_status_rank(o.old_status) THEN o.status ELSE o.old_status END,
+    wamid = coalesce(s.wamid, o.wamid),
+    wa_id = CASE WHEN s.wa_id = '' THEN coalesce(o.wa_id, '') ELSE s.wa_id END,
+    sent_at = coalesce(s.sent_at, o.sent_at),
+    delivered_at = coalesce(s.delivered_at, o.delivered_at),
+    read_at = coalesce(s.read_at, o.read_at),
+    failed_at = CASE WHEN o.status = 'failed' AND o.old_status <> 'failed' THEN o.failed_at ELSE s.failed_at END,
+    error_code = CASE WHEN o.status = 'failed' AND o.old_status <> 'failed' THEN o.error_code ELSE s.error_code END,
+    error_title = CASE WHEN o.status = 'failed' AND o.old_status <> 'failed' THEN coalesce(o.error_title, '') ELSE s.error_title END,
+    error_details = CASE WHEN o.status = 'failed' AND o.old_status <> 'failed' THEN coalesce(o.error_details, '') ELSE s.error_details END,
+    pricing_category = CASE WHEN s.pricing_category = '' THEN coalesce(o.pcat, '') ELSE s.pricing_category END,
+    pricing_type = CASE WHEN s.pricing_type = '' THEN coalesce(o.ptype, '') ELSE s.pricing_type END,
+    billable = coalesce(s.billable, o.billable)
+FROM old o
+WHERE s.id = o.sid
+RETURNING s.id, s.wamid, s.campaign_id, o.old_status, s.status, s.country, s.pricing_category, s.error_code,
+    (herald_status_rank(o.old_status) IN (4, 5) AND o.old_billable IS TRUE) AS was_charged,
     (herald_status_rank(s.status) IN (4, 5) AND s.billable IS TRUE) AS is_charged,
-    CASE WHEN old.sent_at IS NULL THEN s.sent_at END,
-    CASE WHEN old.delivered_at IS NULL THEN s.delivered_at END,
-    CASE WHEN old.read_at IS NULL THEN s.read_at END`
+    CASE WHEN o.old_sent_at IS NULL THEN s.sent_at END,
+    CASE WHEN o.old_delivered_at IS NULL THEN s.delivered_at END,
+    CASE WHEN o.old_read_at IS NULL THEN s.read_at END`
 
 const pendingInsertSQL = `
 INSERT INTO pending_statuses (wamid, send_id, status, occurred_at, payload)
@@ -267,13 +273,14 @@ WITH u AS (SELECT * FROM unnest($1::bigint[], $2::bool[], $3::timestamptz[]) AS 
 agg AS (
     SELECT id, min(at) FILTER (WHERE click) AS clicked, min(at) FILTER (WHERE NOT click) AS replied FROM u GROUP BY id
 ), old AS (
-    SELECT s.id, s.replied_at, s.clicked_at FROM sends s JOIN agg ON agg.id = s.id ORDER BY s.id FOR UPDATE OF s
+    SELECT agg.*, s.replied_at AS old_replied, s.clicked_at AS old_clicked
+    FROM sends s JOIN agg ON agg.id = s.id ORDER BY s.id FOR UPDATE OF s
 )
-UPDATE sends s SET replied_at = coalesce(s.replied_at, agg.replied), clicked_at = coalesce(s.clicked_at, agg.clicked)
-FROM agg, old WHERE s.id = agg.id AND old.id = agg.id
+UPDATE sends s SET replied_at = coalesce(s.replied_at, o.replied), clicked_at = coalesce(s.clicked_at, o.clicked)
+FROM old o WHERE s.id = o.id
 RETURNING s.campaign_id,
-    CASE WHEN old.replied_at IS NULL THEN s.replied_at END,
-    CASE WHEN old.clicked_at IS NULL THEN s.clicked_at END`
+    CASE WHEN o.old_replied IS NULL THEN s.replied_at END,
+    CASE WHEN o.old_clicked IS NULL THEN s.clicked_at END`
 
 const contactConsentByPhoneSQL = `
 WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) AS u(phone, consent, source, at)),
