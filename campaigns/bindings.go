@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/herald-sh/herald/internal/whatsapp"
 )
@@ -211,6 +212,8 @@ type componentPlan struct {
 	t        Template
 	bindings []Binding
 	params   []plannedParam
+	textLen  map[string]int // characters of each limited component's text, placeholders included
+	holes    map[string]int // placeholders in it
 }
 
 type plannedParam struct {
@@ -224,7 +227,13 @@ func newComponentPlan(t Template, bindings []Binding) *componentPlan {
 	for i, b := range bindings {
 		byKey[b.key()] = i
 	}
-	p := &componentPlan{t: t, bindings: bindings}
+	p := &componentPlan{t: t, bindings: bindings, textLen: map[string]int{}, holes: map[string]int{}}
+	for _, c := range t.Info.Components {
+		if typ := strings.ToLower(c.Type); textLimits[typ] > 0 {
+			p.textLen[typ] = utf8.RuneCountInString(c.Text)
+			p.holes[typ] = strings.Count(c.Text, "{{")
+		}
+	}
 	for _, s := range t.Params {
 		c := whatsapp.Component{Type: s.Component}
 		if s.Component == "button" {
@@ -294,7 +303,7 @@ func (pl *componentPlan) build(values []string, sendID int64) ([]whatsapp.Compon
 		p.ParameterName = s.Name
 		add(c, p)
 	}
-	if err := checkLengths(pl.t, comps); err != nil {
+	if err := pl.checkLengths(comps); err != nil {
 		return nil, err
 	}
 	return comps, nil
@@ -312,6 +321,34 @@ func checkLengths(t Template, comps []whatsapp.Component) error {
 		if n := len([]rune(text)); n > limit {
 			return &whatsapp.Error{Code: 132005, Title: "Text too long",
 				Details: fmt.Sprintf("%s is %d characters after substitution; the limit is %d", typ, n, limit)}
+		}
+	}
+	return nil
+}
+
+// checkLengths is checkLengths for one send, rendering the text only when
+// it could be too long: the template's text with its placeholders, plus
+// every value as many times as there are placeholders, is never shorter
+// than the text they make.
+func (pl *componentPlan) checkLengths(comps []whatsapp.Component) error {
+	for typ, limit := range textLimits {
+		values := 0
+		for _, c := range comps {
+			if c.Type != typ {
+				continue
+			}
+			for _, p := range c.Parameters {
+				values += utf8.RuneCountInString(p.Text)
+				if p.Currency != nil {
+					values += utf8.RuneCountInString(p.Currency.FallbackValue)
+				}
+				if p.DateTime != nil {
+					values += utf8.RuneCountInString(p.DateTime.FallbackValue)
+				}
+			}
+		}
+		if pl.textLen[typ]+pl.holes[typ]*values > limit {
+			return checkLengths(pl.t, comps)
 		}
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -44,6 +45,9 @@ type engineOptions struct {
 	// ChunkSize is how many sends a dispatch job claims at a time
 	// (0: campaigns.DispatchConfig's default).
 	ChunkSize int
+	// Headroom is the share of each sender number's rate the throttle
+	// leaves unused (0: throttle.Config's default).
+	Headroom float64
 	// DBConns is the most database connections a working engine opens
 	// (0: 8 + SendWorkers/2, at least 16). A pool_max_conns in the database
 	// URL wins.
@@ -53,18 +57,20 @@ type engineOptions struct {
 // engine is a running herald process: River, dispatch, the webhook applier
 // and the HTTP server, wired from the configuration.
 type engine struct {
-	logger  *slog.Logger
-	pool    *pgxpool.Pool
-	ownPool bool // pool was opened for the engine: stop closes it
-	river   *river.Client[pgx.Tx]
-	service *campaigns.Service
-	applier *campaigns.Applier
-	limiter *throttle.Limiter
-	server  *httpapi.Server
-	http    *http.Server
-	card    *pricing.Card
-	opts    engineOptions
-	httpErr chan error
+	logger    *slog.Logger
+	pool      *pgxpool.Pool
+	ownPool   bool // pool was opened for the engine: stop closes it
+	app       *app
+	restoreGC func()
+	river     *river.Client[pgx.Tx]
+	service   *campaigns.Service
+	applier   *campaigns.Applier
+	limiter   *throttle.Limiter
+	server    *httpapi.Server
+	http      *http.Server
+	card      *pricing.Card
+	opts      engineOptions
+	httpErr   chan error
 }
 
 func (a *app) newEngine(pool *pgxpool.Pool, opts engineOptions) (*engine, error) {
@@ -90,8 +96,8 @@ func (a *app) newEngine(pool *pgxpool.Pool, opts engineOptions) (*engine, error)
 		}
 		pool, ownPool = p, p != pool
 	}
-	e := &engine{logger: a.logger, pool: pool, ownPool: ownPool, opts: opts, httpErr: make(chan error, 1)}
-	e.limiter = throttle.NewLimiter(a.logger, pool, throttle.Config{})
+	e := &engine{logger: a.logger, pool: pool, ownPool: ownPool, app: a, opts: opts, httpErr: make(chan error, 1)}
+	e.limiter = throttle.NewLimiter(a.logger, pool, throttle.Config{Headroom: opts.Headroom})
 	card, err := a.cfg.card()
 	if err != nil {
 		return nil, err
@@ -151,6 +157,26 @@ func (a *app) newEngine(pool *pgxpool.Pool, opts engineOptions) (*engine, error)
 	return e, nil
 }
 
+// workerGC makes the garbage collector of a working process run less often:
+// a worker allocates for every request and answer (JSON, HTTP) while its
+// live heap stays small whatever the campaign's size, and at the default
+// GOGC the collector took about a quarter of its CPU at 7,000 sends/s.
+// Collecting at five times the live heap, but never letting the heap pass
+// 200 MB, keeps the process well under 300 MB. A GOGC or GOMEMLIMIT in the
+// environment is left alone. It returns the function restoring the
+// settings.
+func (a *app) workerGC() (restore func()) {
+	if a.getenv("GOGC") != "" || a.getenv("GOMEMLIMIT") != "" {
+		return func() {}
+	}
+	gc := debug.SetGCPercent(400)
+	limit := debug.SetMemoryLimit(200 << 20)
+	return func() {
+		debug.SetGCPercent(gc)
+		debug.SetMemoryLimit(limit)
+	}
+}
+
 func (e *engine) start(ctx context.Context) error {
 	if e.server != nil {
 		e.server.Start(ctx)
@@ -161,6 +187,7 @@ func (e *engine) start(ctx context.Context) error {
 		}()
 	}
 	if e.opts.Work {
+		e.restoreGC = e.app.workerGC()
 		if err := e.limiter.Start(ctx); err != nil {
 			return fmt.Errorf("start throttle: %w", err)
 		}
@@ -191,6 +218,9 @@ func (e *engine) stop(ctx context.Context) {
 		e.limiter.Stop()
 		if e.ownPool {
 			e.pool.Close()
+		}
+		if e.restoreGC != nil {
+			e.restoreGC()
 		}
 	}
 }
