@@ -53,8 +53,10 @@ type Throttle interface {
 // DispatchConfig tunes dispatch. Zero values take the defaults.
 type DispatchConfig struct {
 	// ChunkSize is how many sends are claimed (marked in_flight) at a time
-	// (default 20): more means fewer commits, but more sends left unknown if
-	// the process dies mid-chunk.
+	// (default 50): more means fewer statements per send (Postgres time per
+	// send falls from about 110 µs at 20 to 75 µs at 50 and 60 µs at 200),
+	// but more sends left unknown if the process dies mid-chunk, and longer
+	// bursts for the throttle to absorb.
 	ChunkSize int
 	// ChunksInFlight is how many chunks one job may have on the wire or
 	// committing while it takes tokens for and claims the next (default 8).
@@ -94,7 +96,7 @@ type Dispatcher struct {
 
 // NewDispatcher returns a Dispatcher.
 func NewDispatcher(logger *slog.Logger, pool *pgxpool.Pool, api MessageSender, throttle Throttle, cfg DispatchConfig) *Dispatcher {
-	cfg.ChunkSize = cmp.Or(cfg.ChunkSize, 20)
+	cfg.ChunkSize = cmp.Or(cfg.ChunkSize, 50)
 	cfg.ChunksInFlight = cmp.Or(cfg.ChunksInFlight, 8)
 	cfg.JobsPerSender = cmp.Or(cfg.JobsPerSender, 4)
 	cfg.SenderBusyWait = cmp.Or(cfg.SenderBusyWait, 10*time.Second)

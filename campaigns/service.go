@@ -25,7 +25,9 @@ type jobInserter interface {
 
 // Config tunes expansion and dispatch.
 type Config struct {
-	// BatchSize is the number of sends one dispatch job covers (default 100).
+	// BatchSize is the number of sends one dispatch job covers (default
+	// 1000: about a second of a number at 1,000/s; docs/BENCHMARKS.md,
+	// "Campaign engine", has the figures it was chosen from).
 	BatchSize int
 	// PaceLead is how far ahead of its sender number's pace a dispatch job
 	// becomes due (default 2s; see enqueueRanges). It covers River's fetch
@@ -45,7 +47,7 @@ type Service struct {
 
 // NewService returns a Service. jobs is usually the *river.Client.
 func NewService(logger *slog.Logger, pool *pgxpool.Pool, jobs jobInserter, cfg Config) *Service {
-	cfg.BatchSize = cmp.Or(cfg.BatchSize, 100)
+	cfg.BatchSize = cmp.Or(cfg.BatchSize, 1000)
 	cfg.PaceLead = cmp.Or(cfg.PaceLead, 2*time.Second)
 	if cfg.NowFunc == nil {
 		cfg.NowFunc = time.Now
