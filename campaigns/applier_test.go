@@ -152,9 +152,11 @@ func TestApplierStatusBeforeSendIsKept(t *testing.T) {
 	var pending int
 	require.NoError(t, pool.QueryRow(context.Background(), `SELECT count(*) FROM pending_statuses`).Scan(&pending))
 	require.Equal(t, 1, pending)
-	// The send's commit lands (its wamid is known now); the pending status
-	// applies on the next pass.
-	_, err := pool.Exec(context.Background(), `UPDATE sends SET wamid = 'wamid.late' WHERE id = $1`, ids[0])
+	// The send's commit lands (its wamid is known now, as in sendResultSQL);
+	// the pending status applies on the next pass.
+	_, err := pool.Exec(context.Background(), `
+		WITH s AS (UPDATE sends SET wamid = 'wamid.late' WHERE id = $1 RETURNING id, wamid)
+		INSERT INTO send_wamids (wamid, send_id) SELECT wamid, id FROM s`, ids[0])
 	require.NoError(t, err)
 	n, err := a.ApplyPending(context.Background())
 	require.NoError(t, err)
@@ -248,4 +250,42 @@ func TestApplierShuffledDuplicatedStream(t *testing.T) {
 	truth := requireRollupsExact(t, pool, f.campaign.ID)
 	require.Zero(t, truth["accepted"], "every send reached at least sent")
 	require.EqualValues(t, n, truth["delivered"]+truth["read"]+truth["failed"])
+}
+
+// TestApplierMatchesByWamid: a status without callback data finds its send
+// through the wamid committed with it; a status that reconciles a send left
+// in flight (its commit lost) records the wamid, so a reply quoting it is
+// linked to the send.
+func TestApplierMatchesByWamid(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, pool := storetest.DB(t)
+	f, ids := startedCampaign(t, pool, 2)
+	a := NewApplier(discard, pool, ApplierConfig{})
+	t0 := time.Now().Add(-time.Minute)
+
+	// Send 0: committed by dispatch; its status carries only the wamid.
+	storeEvent(t, pool, whatsapp.NewStatusNotification("waba", md, []whatsapp.Status{
+		statusEvent(0, wamidOf(t, pool, ids[0]), "delivered", t0, func(s *whatsapp.Status) { s.BizOpaqueCallbackData = "" })}))
+
+	// Send 1: as if its commit was lost: in flight, no wamid.
+	_, err := pool.Exec(ctx, `
+		WITH s AS (UPDATE sends SET status = 'in_flight', wamid = NULL WHERE id = $1 RETURNING $2::text AS w)
+		DELETE FROM send_wamids USING s WHERE wamid = s.w`, ids[1], wamidOf(t, pool, ids[1]))
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `UPDATE campaign_rollups SET accepted = accepted - 1, in_flight = in_flight + 1
+		WHERE campaign_id = $1 AND slot = (SELECT min(slot) FROM campaign_rollups WHERE campaign_id = $1 AND accepted > 0)`, f.campaign.ID)
+	require.NoError(t, err)
+	storeEvent(t, pool, whatsapp.NewStatusNotification("waba", md, []whatsapp.Status{statusEvent(ids[1], "wamid.reconciled", "sent", t0)}))
+	applyAll(t, a)
+	storeEvent(t, pool, whatsapp.NewMessageNotification("waba", md, nil, []whatsapp.InboundMessage{{
+		From: "5511900000001", ID: "in.1", Timestamp: strconv.FormatInt(time.Now().Unix(), 10), Type: "text",
+		Text: &whatsapp.TextBody{Body: "obrigado"}, Context: &whatsapp.MessageContext{ID: "wamid.reconciled"}}}))
+	applyAll(t, a)
+
+	require.Equal(t, map[string]int64{"delivered": 1, "sent": 1}, requireRollupsExact(t, pool, f.campaign.ID))
+	require.Equal(t, "wamid.reconciled", wamidOf(t, pool, ids[1]))
+	var linked int64
+	require.NoError(t, pool.QueryRow(ctx, `SELECT send_id FROM inbound_messages WHERE wamid = 'in.1'`).Scan(&linked))
+	require.Equal(t, ids[1], linked)
 }

@@ -109,13 +109,19 @@ FROM sends WHERE id BETWEEN $2 AND $3 AND campaign_id + 0 = $1 AND status = 'que
 // reads each row's status before the change (for the rollups) and carries
 // the new values, so the update joins one CTE (see statusApplySQL); the rank
 // guard keeps a webhook that already moved the send ahead from being undone.
+// A send's first wamid is also written to send_wamids, where webhooks and
+// replies that carry only the wamid look it up.
 const sendResultSQL = `
 WITH u AS (
     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[],
                          $8::timestamptz[], $9::smallint[])
         AS u(id, status, wamid, wa_id, error_code, error_title, error_details, next_attempt_at, attempt_delta)
 ), old AS (
-    SELECT u.*, s.status AS old_status FROM sends s JOIN u ON u.id = s.id ORDER BY s.id FOR UPDATE OF s
+    SELECT u.*, s.status AS old_status, s.wamid AS old_wamid FROM sends s JOIN u ON u.id = s.id ORDER BY s.id FOR UPDATE OF s
+), wamids AS (
+    INSERT INTO send_wamids (wamid, send_id)
+    SELECT o.wamid, o.id FROM old o WHERE o.wamid <> '' AND o.old_wamid IS NULL
+    ON CONFLICT (wamid) DO NOTHING
 )
 UPDATE sends s SET
     status = CASE WHEN herald_status_rank(o.status) > herald_status_rank(o.old_status)
@@ -196,7 +202,7 @@ WITH u AS (
 ), matched AS (
     SELECT s.id AS sid, u.* FROM u JOIN sends s ON s.id = u.send_id AND (s.wamid IS NULL OR s.wamid = u.wamid)
     UNION ALL
-    SELECT s.id AS sid, u.* FROM u JOIN sends s ON s.wamid = u.wamid WHERE u.send_id IS NULL
+    SELECT w.send_id AS sid, u.* FROM u JOIN send_wamids w ON w.wamid = u.wamid WHERE u.send_id IS NULL
 ), agg AS (
     SELECT sid,
         (array_agg(status ORDER BY herald_status_rank(status) DESC))[1] AS status,
@@ -215,12 +221,16 @@ WITH u AS (
     FROM matched GROUP BY sid
 ), old AS (
     SELECT agg.*, s.status AS old_status, s.billable AS old_billable, s.sent_at AS old_sent_at,
-           s.delivered_at AS old_delivered_at, s.read_at AS old_read_at
+           s.delivered_at AS old_delivered_at, s.read_at AS old_read_at, s.wamid AS old_wamid
     FROM sends s JOIN agg ON agg.sid = s.id ORDER BY s.id FOR UPDATE OF s
+), wamids AS (
+    INSERT INTO send_wamids (wamid, send_id)
+    SELECT o.wamid, o.sid FROM old o WHERE o.wamid IS NOT NULL AND o.wamid <> '' AND o.old_wamid IS NULL
+    ON CONFLICT (wamid) DO NOTHING
 )
 UPDATE sends s SET
     status = CASE WHEN herald_status_rank(o.status) > herald_status_rank(o.old_status) THEN o.status ELSE o.old_status END,
-    wamid = coalesce(s.wamid, o.wamid),
+    wamid = coalesce(s.wamid, nullif(o.wamid, '')),
     wa_id = CASE WHEN s.wa_id = '' THEN coalesce(o.wa_id, '') ELSE s.wa_id END,
     sent_at = coalesce(s.sent_at, o.sent_at),
     delivered_at = coalesce(s.delivered_at, o.delivered_at),
@@ -258,10 +268,10 @@ WITH u AS (
         AS u(wamid, from_phone, context, kind, type, text, button, at, payload_send)
 )
 INSERT INTO inbound_messages (wamid, from_phone, contact_id, send_id, context_wamid, kind, type, text, button, occurred_at)
-SELECT DISTINCT ON (u.wamid) u.wamid, u.from_phone, c.id, coalesce(s.id, ps.id), u.context, u.kind, u.type, u.text, u.button, u.at
+SELECT DISTINCT ON (u.wamid) u.wamid, u.from_phone, c.id, coalesce(w.send_id, ps.id), u.context, u.kind, u.type, u.text, u.button, u.at
 FROM u
 LEFT JOIN contacts c ON c.phone = u.from_phone
-LEFT JOIN sends s ON u.context <> '' AND s.wamid = u.context
+LEFT JOIN send_wamids w ON u.context <> '' AND w.wamid = u.context
 LEFT JOIN sends ps ON ps.id = u.payload_send AND ps.contact_id = c.id
 ON CONFLICT (wamid) DO NOTHING
 RETURNING send_id, contact_id, kind, type, occurred_at, text`
@@ -293,10 +303,19 @@ changed AS (
 )
 INSERT INTO consent_events (contact_id, consent, source, occurred_at) SELECT * FROM changed`
 
+// reconcileUnknownSQL marks sends in flight for longer than $1 seconds
+// unknown. It looks only at campaigns whose rollups count sends in flight:
+// sends has no index on status (one would make every status update write
+// every index, see migration 0009), and those campaigns' sends are read
+// through the (campaign_id, contact_id) index.
 const reconcileUnknownSQL = `
-WITH stale AS (
-    SELECT id FROM sends WHERE status = 'in_flight' AND in_flight_at < now() - make_interval(secs => $1)
-    ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED
+WITH flying AS (
+    SELECT campaign_id FROM campaign_rollups GROUP BY campaign_id HAVING sum(in_flight) > 0
+), stale AS (
+    SELECT s.id FROM sends s
+    WHERE s.campaign_id IN (SELECT campaign_id FROM flying)
+      AND s.status = 'in_flight' AND s.in_flight_at < now() - make_interval(secs => $1)
+    ORDER BY s.id LIMIT $2 FOR UPDATE OF s SKIP LOCKED
 )
 UPDATE sends s SET status = 'unknown', error_title = 'outcome unknown',
     error_details = 'no answer from the Cloud API and no status webhook before the deadline'

@@ -42,6 +42,7 @@ type benchSendOptions struct {
 	timeout     time.Duration
 	keep        bool
 	cpuProfile  string
+	simProfile  string
 	headroom    float64
 }
 
@@ -87,6 +88,7 @@ recount, and the simulator saw nobody messaged twice.`,
 	f.DurationVar(&o.timeout, "timeout", 30*time.Minute, "give up after this long")
 	f.BoolVar(&o.keep, "keep", false, "keep the scratch database")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the worker to this file")
+	f.StringVar(&o.simProfile, "sim-cpuprofile", "", "write a CPU profile of this process (the simulator) while the worker runs to this file")
 	f.Float64Var(&o.headroom, "headroom", 0, "share of each number's rate the throttle leaves unused (0: the default)")
 	return cmd
 }
@@ -287,6 +289,17 @@ func (a *app) benchSend(ctx context.Context, o benchSendOptions) error {
 	}
 	if o.headroom > 0 {
 		args = append(args, "--headroom", strconv.FormatFloat(o.headroom, 'g', -1, 64))
+	}
+	if o.simProfile != "" {
+		f, err := os.Create(o.simProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	cpu0 := benchCPU()
 	pg0 := postgresCPU(rig.dbName)
