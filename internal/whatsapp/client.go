@@ -78,7 +78,9 @@ func (c *Client) SendTemplate(ctx context.Context, phoneNumberID string, msg Tem
 	if phoneNumberID == "" {
 		return nil, errors.New("send template: empty phone number id")
 	}
-	body, err := json.Marshal(msg)
+	// Not pooled: the transport may still hold the body after Do returns
+	// (an early answer, a replay on a fresh connection).
+	body, err := appendTemplateMessage(make([]byte, 0, 512), msg)
 	if err != nil {
 		return nil, fmt.Errorf("send template %s: encode: %w", msg.Template.Name, err)
 	}

@@ -1,7 +1,5 @@
 package whatsapp
 
-import "encoding/json"
-
 // TemplateMessage is one template send to one recipient.
 type TemplateMessage struct {
 	// To is the recipient in E.164 with a leading "+". Without the "+" Meta may
@@ -17,21 +15,7 @@ type TemplateMessage struct {
 
 // MarshalJSON encodes the Cloud API request body for a template send.
 func (m TemplateMessage) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct {
-		MessagingProduct      string   `json:"messaging_product"`
-		RecipientType         string   `json:"recipient_type"`
-		To                    string   `json:"to"`
-		Type                  string   `json:"type"`
-		Template              Template `json:"template"`
-		BizOpaqueCallbackData string   `json:"biz_opaque_callback_data,omitempty"`
-	}{
-		MessagingProduct:      "whatsapp",
-		RecipientType:         "individual",
-		To:                    m.To,
-		Type:                  "template",
-		Template:              m.Template,
-		BizOpaqueCallbackData: m.BizOpaqueCallbackData,
-	})
+	return appendTemplateMessage(nil, m)
 }
 
 // Template names an approved template and carries the values for its
@@ -47,15 +31,7 @@ type Template struct {
 // MarshalJSON encodes the template object. An empty language policy is sent as
 // "deterministic", the only policy Meta supports.
 func (t Template) MarshalJSON() ([]byte, error) {
-	lang := t.Language
-	if lang.Policy == "" {
-		lang.Policy = PolicyDeterministic
-	}
-	return json.Marshal(struct {
-		Name       string      `json:"name"`
-		Language   Language    `json:"language"`
-		Components []Component `json:"components,omitempty"`
-	}{t.Name, lang, t.Components})
+	return appendTemplate(nil, t)
 }
 
 // PolicyDeterministic is the only language policy the Cloud API supports.
