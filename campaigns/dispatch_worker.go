@@ -44,9 +44,12 @@ type MessageSender interface {
 	SendTemplate(ctx context.Context, phoneNumberID string, msg whatsapp.TemplateMessage) (*whatsapp.SendResponse, error)
 }
 
-// Throttle paces sends per sender number; *throttle.Limiter is one.
+// Throttle paces sends per sender number; *throttle.Limiter is one. Wait
+// grants a message; Depart holds it, right before its request, until the
+// number's last second has room (see throttle.Limiter.Depart).
 type Throttle interface {
 	Wait(ctx context.Context, senderID int64) error
+	Depart(senderID int64) error
 	SlowDown(senderID int64)
 }
 
@@ -478,20 +481,14 @@ func (d *Dispatcher) sendAll(ctx context.Context, info campaignInfo, batch []cla
 	if len(grants) > 0 {
 		shift = grants[len(grants)-1].Sub(grants[0]) + departSlack
 	}
-	var wg sync.WaitGroup
-	for i, s := range batch {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if i < len(grants) {
-				if wait := time.Until(grants[i].Add(shift)); wait > 0 {
-					time.Sleep(wait)
-				}
+	sendPool.runAll(len(batch), func(i int) {
+		if i < len(grants) {
+			if wait := time.Until(grants[i].Add(shift)); wait > 0 {
+				time.Sleep(wait)
 			}
-			out[i] = d.sendOne(ctx, info, s)
-		}()
-	}
-	wg.Wait()
+		}
+		out[i] = d.sendOne(ctx, info, batch[i])
+	})
 	return out
 }
 
@@ -511,6 +508,11 @@ func (d *Dispatcher) sendOne(ctx context.Context, info campaignInfo, s claimed) 
 			apiErr = &whatsapp.Error{Code: 132012, Title: "Parameter format mismatch", Details: err.Error()}
 		}
 		o.status, o.err = "failed", apiErr
+		return o
+	}
+	if err := d.throttle.Depart(info.c.SenderID); err != nil {
+		// Shutting down: the send goes back to the queue unsent.
+		o.status, o.refund, o.next = "queued", true, d.cfg.NowFunc()
 		return o
 	}
 	reqCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.RequestTimeout)

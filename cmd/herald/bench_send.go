@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -26,6 +27,7 @@ import (
 
 	"github.com/herald-sh/herald/campaigns"
 	"github.com/herald-sh/herald/internal/report"
+	"github.com/herald-sh/herald/internal/throttle"
 	"github.com/herald-sh/herald/internal/wasim"
 	"github.com/herald-sh/herald/internal/whatsapp"
 )
@@ -44,6 +46,7 @@ type benchSendOptions struct {
 	cpuProfile  string
 	simProfile  string
 	headroom    float64
+	workers     int
 }
 
 // benchSendCmd is `herald bench send`.
@@ -71,8 +74,8 @@ The run fails unless every send is final, every campaign's rollups equal a
 recount, and the simulator saw nobody messaged twice.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.recipients < 1 || o.senders < 1 || o.rate < 1 || o.rate > 1000 {
-				return usageError{errors.New("--recipients and --senders must be positive, --rate in 1..1000")}
+			if o.recipients < 1 || o.senders < 1 || o.workers < 1 || o.rate < 1 || o.rate > 1000 {
+				return usageError{errors.New("--recipients, --senders and --workers must be positive, --rate in 1..1000")}
 			}
 			return a.benchSend(cmd.Context(), o)
 		},
@@ -88,6 +91,7 @@ recount, and the simulator saw nobody messaged twice.`,
 	f.DurationVar(&o.timeout, "timeout", 30*time.Minute, "give up after this long")
 	f.BoolVar(&o.keep, "keep", false, "keep the scratch database")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the worker to this file")
+	f.IntVar(&o.workers, "workers", 1, "worker processes sharing the numbers (the throttle holds each number's rate across them)")
 	f.StringVar(&o.simProfile, "sim-cpuprofile", "", "write a CPU profile of this process (the simulator) while the worker runs to this file")
 	f.Float64Var(&o.headroom, "headroom", 0, "share of each number's rate the throttle leaves unused (0: the default)")
 	return cmd
@@ -277,6 +281,9 @@ func (a *app) benchSend(ctx context.Context, o benchSendOptions) error {
 		sends, jobs, len(rig.campaign), took.Round(time.Millisecond), float64(sends)/took.Seconds())
 
 	rig.sim.Start(ctx)
+	// The simulator in this process allocates per request like a worker:
+	// it gets the worker's collector settings.
+	defer a.workerGC()()
 	args := []string{}
 	if o.chunkSize > 0 {
 		args = append(args, "--chunk-size", strconv.Itoa(o.chunkSize))
@@ -303,11 +310,19 @@ func (a *app) benchSend(ctx context.Context, o benchSendOptions) error {
 	}
 	cpu0 := benchCPU()
 	pg0 := postgresCPU(rig.dbName)
-	w, err := rig.startWorker(ctx, args, hookLn)
-	if err != nil {
-		return err
+	var workers []*benchWorker
+	for i := range o.workers {
+		ln := hookLn
+		if i > 0 {
+			ln = nil // one worker serves the webhooks
+		}
+		w, err := rig.startWorker(ctx, args, ln)
+		if err != nil {
+			return err
+		}
+		defer w.kill()
+		workers = append(workers, w)
 	}
-	defer w.kill()
 	if hookLn != nil {
 		hookLn.Close() // the worker holds its own copy
 	}
@@ -328,9 +343,14 @@ func (a *app) benchSend(ctx context.Context, o benchSendOptions) error {
 	}
 	cpu := benchCPU().sub(cpu0)
 	pg := postgresCPU(rig.dbName).since(pg0) // before the worker's connections close
-	hwm, workerCPU, err := w.stop()
-	if err != nil {
-		return err
+	var hwm int64
+	var workerCPU time.Duration
+	for _, w := range workers {
+		h, c, err := w.stop()
+		if err != nil {
+			return err
+		}
+		hwm, workerCPU = max(hwm, h), workerCPU+c
 	}
 
 	fig, err := rig.sendFigures(ctx, o.webhooks)
@@ -339,8 +359,12 @@ func (a *app) benchSend(ctx context.Context, o benchSendOptions) error {
 	}
 	fig.print(a.stdout)
 	rig.printSim(a.stdout)
+	rig.printPacing(a.stdout, o.rate)
 	fmt.Fprintf(a.stdout, "worker: peak RSS (VmHWM) %.0f MB, CPU %.1f s (%.0f µs per send)\n",
 		float64(hwm)/(1<<20), workerCPU.Seconds(), workerCPU.Seconds()*1e6/float64(fig.sends))
+	if len(workers) > 1 {
+		fmt.Fprintf(a.stdout, "  (%d worker processes: the largest peak RSS, the sum of their CPU)\n", len(workers))
+	}
 	fmt.Fprintf(a.stdout, "postgres: CPU %.1f s (%.0f µs per send) in this database's backends and the server's background processes\n",
 		pg.Seconds(), pg.Seconds()*1e6/float64(fig.sends))
 	other := cpu.busy - workerCPU - cpu.self - pg
@@ -646,6 +670,29 @@ func (f *sendFigures) print(w io.Writer) {
 func (r *benchRig) printSim(w io.Writer) {
 	st := r.sim.Stats()
 	fmt.Fprintf(w, "simulator: %d requests, %d accepted, %d answered 130429 (throughput exceeded)\n", st.Requests, st.Accepted, st.Throttled)
+}
+
+// printPacing prints, for each number, what the simulator accepted: the rate
+// over the middle of the run (its first and last 5% of sends left out: the
+// ramp up and the tail, where fewer sends are left than the rate allows),
+// and the fullest one-second and 100-ms windows over the whole run.
+func (r *benchRig) printPacing(w io.Writer, rate int) {
+	byNumber := map[string][]time.Time{}
+	for _, rec := range r.sim.Records() {
+		byNumber[rec.PhoneNumberID] = append(byNumber[rec.PhoneNumberID], rec.At)
+	}
+	for _, id := range r.senders {
+		times := byNumber[id]
+		if len(times) < 100 {
+			continue
+		}
+		slices.SortFunc(times, time.Time.Compare)
+		lo, hi := len(times)/20, len(times)-1-len(times)/20
+		mid := float64(hi-lo) / times[hi].Sub(times[lo]).Seconds()
+		fmt.Fprintf(w, "number %s: %d accepted, %.1f/s in the middle 90%% (%.2f%% of %d/s); fullest 1 s window %d, fullest 100 ms window %d\n",
+			id, len(times), mid, 100*mid/float64(rate), rate,
+			throttle.MaxInWindow(times, time.Second), throttle.MaxInWindow(times, 100*time.Millisecond))
+	}
 }
 
 // check is the promise: every send final, rollups equal to a recount,

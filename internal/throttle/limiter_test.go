@@ -533,3 +533,50 @@ func run(ctx context.Context, ls []*Limiter, senderID int64, workers int, d time
 	wg.Wait()
 	return times
 }
+
+// TestLimiterDepart: messages granted by Wait but held up unevenly before
+// they leave (a slow claim, then a chunk released at once) still leave with
+// no one-second window above the member's rate.
+func TestLimiterDepart(t *testing.T) {
+	t.Parallel()
+	_, pool := storetest.DB(t)
+	id := addSender(t, pool, "pn-depart", 100)
+	l := NewLimiter(slog.New(slog.NewTextHandler(io.Discard, nil)), pool, Config{})
+	t.Cleanup(l.Stop)
+	want(t, l, id)
+	tick(t, l)
+	require.NoError(t, l.Start(context.Background()))
+	perSecond := int(l.Rate(id))
+	require.Equal(t, 99, perSecond)
+
+	// Grants for 1.5 s, then all released together, twice over.
+	var (
+		mu       sync.Mutex
+		departed []time.Time
+		wg       sync.WaitGroup
+	)
+	for range 2 {
+		var granted int
+		deadline := time.Now().Add(1500 * time.Millisecond)
+		for time.Now().Before(deadline) {
+			require.NoError(t, l.Wait(t.Context(), id))
+			granted++
+		}
+		for range granted {
+			wg.Go(func() {
+				require.NoError(t, l.Depart(id))
+				mu.Lock()
+				departed = append(departed, time.Now())
+				mu.Unlock()
+			})
+		}
+	}
+	wg.Wait()
+	require.Greater(t, len(departed), 2*perSecond)
+	// The times are taken after Depart returns, a little later each and not
+	// by the same amount: a window 20 ms short of a second allows for that.
+	require.LessOrEqual(t, MaxInWindow(departed, time.Second-20*time.Millisecond), perSecond)
+
+	l.Stop()
+	require.ErrorIs(t, l.Depart(id), ErrStopped)
+}

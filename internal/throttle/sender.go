@@ -18,6 +18,8 @@ type sender struct {
 	// gate lets one Wait at a time make a reservation (see reserve).
 	gate chan struct{}
 	log  sendLog
+	// departed is the log of messages that left (see Depart).
+	departed sendLog
 
 	// Guarded by Limiter.mu.
 	lastWant time.Time // NowFunc at the last Wait
@@ -146,6 +148,49 @@ func (l *Limiter) Wait(ctx context.Context, senderID int64) error {
 			return nil
 		}
 		timer.Reset(wait)
+	}
+}
+
+// Depart blocks until a message that Wait let go may leave: until fewer
+// than this member's rate left through senderID in the last second. Call it
+// right before the request is written. Wait spaces the grants; a message
+// then waits for its turn (a claim, its chunk's schedule) for a time that
+// varies, and messages granted a little apart can leave together; Depart
+// keeps those from putting more than the rate into a one-second window as
+// the Cloud API sees it. ctx's end is ignored (the message was granted and
+// claimed: it leaves, or its caller returns it unsent on ErrStopped); the
+// wait is at most a second.
+func (l *Limiter) Depart(senderID int64) error {
+	l.mu.Lock()
+	s := l.senders[senderID]
+	stopped := l.stopped
+	l.mu.Unlock()
+	if stopped {
+		return ErrStopped
+	}
+	if s == nil {
+		return nil // granted without Wait: nothing to hold it to
+	}
+	var timer *time.Timer
+	for {
+		l.mu.Lock()
+		perSecond := max(1, int(s.applied))
+		l.mu.Unlock()
+		wait := s.departed.admit(perSecond)
+		if wait <= 0 {
+			return nil
+		}
+		if timer == nil {
+			timer = time.NewTimer(wait)
+			defer timer.Stop()
+		} else {
+			timer.Reset(wait)
+		}
+		select {
+		case <-timer.C:
+		case <-l.done:
+			return ErrStopped
+		}
 	}
 }
 
