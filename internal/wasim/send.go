@@ -57,8 +57,7 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req sendRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&req); err != nil {
+	if err := json.Unmarshal(body, &req); err != nil {
 		s.reject(w, r, newError(100, "Request body is not valid JSON: "+err.Error()))
 		return
 	}

@@ -43,8 +43,8 @@ type Entry struct {
 }
 
 // Change is one change notification. Value is decoded only for the fields in
-// FieldMessages and FieldUserPreferences; Raw always holds the value as
-// received, for fields herald does not model.
+// FieldMessages and FieldUserPreferences; Raw holds the value as received
+// for fields herald does not model.
 type Change struct {
 	Field string
 	Value ChangeValue
@@ -53,8 +53,20 @@ type Change struct {
 
 // UnmarshalJSON decodes Value only for modelled fields, so an unknown field
 // whose value happens to reuse a key with another shape cannot fail the
-// notification.
+// notification. Nearly every change is a modelled one: it is decoded in one
+// pass, and Raw is left empty.
 func (c *Change) UnmarshalJSON(b []byte) error {
+	var fast struct {
+		Field string       `json:"field"`
+		Value *ChangeValue `json:"value"`
+	}
+	if err := json.Unmarshal(b, &fast); err == nil && modelled(fast.Field) {
+		*c = Change{Field: fast.Field}
+		if fast.Value != nil {
+			c.Value = *fast.Value
+		}
+		return nil
+	}
 	var wire struct {
 		Field string          `json:"field"`
 		Value json.RawMessage `json:"value"`
@@ -74,7 +86,7 @@ func (c *Change) UnmarshalJSON(b []byte) error {
 
 // MarshalJSON encodes Value for modelled fields and Raw for the others.
 func (c Change) MarshalJSON() ([]byte, error) {
-	value := c.Raw
+	value := []byte(c.Raw)
 	if modelled(c.Field) || len(value) == 0 {
 		v, err := json.Marshal(c.Value)
 		if err != nil {
@@ -82,10 +94,12 @@ func (c Change) MarshalJSON() ([]byte, error) {
 		}
 		value = v
 	}
-	return json.Marshal(struct {
-		Field string          `json:"field"`
-		Value json.RawMessage `json:"value"`
-	}{c.Field, value})
+	b := make([]byte, 0, len(value)+len(c.Field)+24)
+	b = append(b, `{"field":`...)
+	b = appendString(b, c.Field)
+	b = append(b, `,"value":`...)
+	b = append(b, value...)
+	return append(b, '}'), nil
 }
 
 func modelled(field string) bool {
