@@ -277,9 +277,19 @@ func (s *scriptedAPI) SendTemplate(_ context.Context, _ string, msg whatsapp.Tem
 
 type noThrottle struct{ slowDowns int }
 
-func (n *noThrottle) Wait(ctx context.Context, _ int64) error { return ctx.Err() }
-func (n *noThrottle) Depart(int64) error                      { return nil }
-func (n *noThrottle) SlowDown(int64)                          { n.slowDowns++ }
+func nowTimes(n int) []time.Time {
+	t := make([]time.Time, n)
+	for i := range t {
+		t[i] = time.Now()
+	}
+	return t
+}
+
+func (*noThrottle) WaitN(ctx context.Context, _ int64, n int) ([]time.Time, error) {
+	return nowTimes(n), ctx.Err()
+}
+func (n *noThrottle) Depart(int64) error { return nil }
+func (n *noThrottle) SlowDown(int64)     { n.slowDowns++ }
 
 func apiErr(code int) error { return &whatsapp.Error{HTTPStatus: 400, Code: code, Message: "x"} }
 

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"slices"
 	"sync"
 	"time"
 
@@ -44,11 +43,11 @@ type MessageSender interface {
 	SendTemplate(ctx context.Context, phoneNumberID string, msg whatsapp.TemplateMessage) (*whatsapp.SendResponse, error)
 }
 
-// Throttle paces sends per sender number; *throttle.Limiter is one. Wait
-// grants a message; Depart holds it, right before its request, until the
+// Throttle paces sends per sender number; *throttle.Limiter is one. WaitN
+// grants messages; Depart holds it, right before its request, until the
 // number's last second has room (see throttle.Limiter.Depart).
 type Throttle interface {
-	Wait(ctx context.Context, senderID int64) error
+	WaitN(ctx context.Context, senderID int64, n int) ([]time.Time, error)
 	Depart(senderID int64) error
 	SlowDown(senderID int64)
 }
@@ -403,34 +402,9 @@ func (d *Dispatcher) claimable(ctx context.Context, args SendBatchArgs) (int64, 
 }
 
 // reserve waits until the throttle lets n messages go for the sender and
-// returns when each was let go, in order. The n Waits run at once: a lone
-// Wait loses its slot whenever its timer fires late (a millisecond apart at
-// 1,000/s, late wake-ups are the rule on a busy host), while waiting
-// together they hold their slots ahead and none is lost (see
-// throttle.Limiter.Wait).
+// returns when each was let go, in order.
 func (d *Dispatcher) reserve(ctx context.Context, senderID int64, n int) ([]time.Time, error) {
-	type grant struct {
-		at  time.Time
-		err error
-	}
-	grants := make(chan grant, n)
-	for range n {
-		go func() {
-			err := d.throttle.Wait(ctx, senderID)
-			grants <- grant{time.Now(), err}
-		}()
-	}
-	times := make([]time.Time, 0, n)
-	var first error
-	for range n {
-		g := <-grants
-		if g.err != nil && first == nil {
-			first = g.err
-		}
-		times = append(times, g.at)
-	}
-	slices.SortFunc(times, time.Time.Compare)
-	return times, first
+	return d.throttle.WaitN(ctx, senderID, n)
 }
 
 // claim marks the next chunk in_flight and moves the rollups with it, in one

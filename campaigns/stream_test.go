@@ -46,9 +46,11 @@ func (a *acceptAll) SendTemplate(_ context.Context, _ string, msg whatsapp.Templ
 
 type free struct{}
 
-func (free) Wait(ctx context.Context, _ int64) error { return ctx.Err() }
-func (free) Depart(int64) error                      { return nil }
-func (free) SlowDown(int64)                          {}
+func (free) WaitN(ctx context.Context, _ int64, n int) ([]time.Time, error) {
+	return make([]time.Time, n), ctx.Err()
+}
+func (free) Depart(int64) error { return nil }
+func (free) SlowDown(int64)     {}
 
 // TestShuffledDuplicatedStreamReport: the status stream of a 20,000-send
 // campaign, every event twice and the whole stream shuffled, applied in

@@ -47,6 +47,7 @@ type benchSendOptions struct {
 	simProfile  string
 	headroom    float64
 	workers     int
+	simRate     int
 }
 
 // benchSendCmd is `herald bench send`.
@@ -84,6 +85,7 @@ recount, and the simulator saw nobody messaged twice.`,
 	f.IntVar(&o.recipients, "recipients", 1_000_000, "recipients, spread evenly over the senders' campaigns")
 	f.IntVar(&o.senders, "senders", 10, "sender numbers, one campaign each")
 	f.IntVar(&o.rate, "rate", 1000, "messages per second of each number (throttle and simulator cap)")
+	f.IntVar(&o.simRate, "sim-rate", 0, "the simulator's cap per number, if not --rate (0: --rate; -1: no cap)")
 	f.BoolVar(&o.webhooks, "webhooks", false, "answer every send with sent, delivered and read webhooks and wait until all are applied")
 	f.IntVar(&o.batchSize, "batch-size", 0, "sends per River job (campaigns.Config.BatchSize; 0: default)")
 	f.IntVar(&o.chunkSize, "chunk-size", 0, "sends claimed at a time (campaigns.DispatchConfig.ChunkSize; 0: default)")
@@ -116,6 +118,7 @@ type benchRig struct {
 
 type benchRigOptions struct {
 	recipients, senders, rate int
+	simRate                   int // 0: rate; -1: no cap
 	webhookURL                string // "" turns webhooks off
 	read                      float64
 	keep                      bool
@@ -151,7 +154,7 @@ func (a *app) newBenchRig(ctx context.Context, o benchRigOptions, secret whatsap
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	r.sim = wasim.New(wasim.Config{
-		Templates: demoTemplates, Token: "bench", Rate: o.rate, Seed: 1,
+		Templates: demoTemplates, Token: "bench", Rate: simRate(o.rate, o.simRate), Seed: 1,
 		Failures:   wasim.FailureMix{Read: o.read},
 		WebhookURL: o.webhookURL, AppSecret: secret, WABAID: demoWABA,
 	}, slog.New(slog.DiscardHandler))
@@ -185,6 +188,18 @@ func (a *app) newBenchRig(ctx context.Context, o benchRigOptions, secret whatsap
 		return nil, err
 	}
 	return r, nil
+}
+
+// simRate is the simulator's cap: the throttle's rate unless set, none
+// (wasim's negative Rate) if -1.
+func simRate(rate, set int) int {
+	switch {
+	case set < 0:
+		return -1
+	case set == 0:
+		return rate
+	}
+	return set
 }
 
 func (r *benchRig) close() {
@@ -254,7 +269,7 @@ func (a *app) benchSend(ctx context.Context, o benchSendOptions) error {
 	defer cancel()
 	secret := whatsapp.Secret(rand.Text())
 	var hookLn net.Listener
-	ro := benchRigOptions{recipients: o.recipients, senders: o.senders, rate: o.rate, keep: o.keep}
+	ro := benchRigOptions{recipients: o.recipients, senders: o.senders, rate: o.rate, simRate: o.simRate, keep: o.keep}
 	if o.webhooks {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -692,6 +707,17 @@ func (r *benchRig) printPacing(w io.Writer, rate int) {
 		fmt.Fprintf(w, "number %s: %d accepted, %.1f/s in the middle 90%% (%.2f%% of %d/s); fullest 1 s window %d, fullest 100 ms window %d\n",
 			id, len(times), mid, 100*mid/float64(rate), rate,
 			throttle.MaxInWindow(times, time.Second), throttle.MaxInWindow(times, 100*time.Millisecond))
+		if os.Getenv("HERALD_BENCH_FULL") != "" {
+			j := 0
+			for i := range times {
+				for times[i].Sub(times[j]) >= time.Second {
+					j++
+				}
+				if i-j+1 >= rate {
+					fmt.Fprintf(w, "  full window ending %.3fs after the first\n", times[i].Sub(times[0]).Seconds())
+				}
+			}
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -579,4 +580,48 @@ func TestLimiterDepart(t *testing.T) {
 
 	l.Stop()
 	require.ErrorIs(t, l.Depart(id), ErrStopped)
+}
+
+// TestLimiterWaitN: batches of grants from several goroutines hold the rate
+// like single Waits do, and a batch cut short by its context returns the
+// grants made before.
+func TestLimiterWaitN(t *testing.T) {
+	t.Parallel()
+	_, pool := storetest.DB(t)
+	id := addSender(t, pool, "pn-waitn", 300)
+	const headroom = 0.02 // absorbs the wake-up jitter of -race on a busy CI box
+	l := NewLimiter(slog.New(slog.NewTextHandler(io.Discard, nil)), pool, Config{Headroom: headroom})
+	t.Cleanup(l.Stop)
+	want(t, l, id)
+	tick(t, l)
+	require.NoError(t, l.Start(context.Background()))
+
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	defer cancel()
+	var (
+		mu    sync.Mutex
+		times []time.Time
+		wg    sync.WaitGroup
+	)
+	for range 4 {
+		wg.Go(func() {
+			for {
+				got, err := l.WaitN(ctx, id, 30)
+				mu.Lock()
+				times = append(times, got...)
+				mu.Unlock()
+				if err != nil {
+					require.ErrorIs(t, err, context.DeadlineExceeded)
+					require.Less(t, len(got), 30)
+					return
+				}
+				require.Len(t, got, 30)
+				require.True(t, slices.IsSortedFunc(got, time.Time.Compare))
+			}
+		})
+	}
+	wg.Wait()
+	require.LessOrEqual(t, MaxInWindow(times, time.Second), 300)
+	require.LessOrEqual(t, MaxInWindow(times, 100*time.Millisecond), 45)
+	require.InDelta(t, 600, len(times), 30, "within 5%% of 600")
 }

@@ -18,7 +18,8 @@ type sender struct {
 	// gate lets one Wait at a time make a reservation (see reserve).
 	gate chan struct{}
 	log  sendLog
-	// departed is the log of messages that left (see Depart).
+	// dep paces departures and departed logs them (see Depart).
+	dep      *rate.Limiter
 	departed sendLog
 
 	// Guarded by Limiter.mu.
@@ -43,6 +44,7 @@ func newSender(id int64, burst int) *sender {
 	return &sender{
 		id:      id,
 		lim:     rate.NewLimiter(0, burst),
+		dep:     rate.NewLimiter(0, 1),
 		gate:    make(chan struct{}, 1),
 		factor:  1,
 		changed: make(chan struct{}),
@@ -151,15 +153,125 @@ func (l *Limiter) Wait(ctx context.Context, senderID int64) error {
 	}
 }
 
-// Depart blocks until a message that Wait let go may leave: until fewer
-// than this member's rate left through senderID in the last second. Call it
-// right before the request is written. Wait spaces the grants; a message
-// then waits for its turn (a claim, its chunk's schedule) for a time that
-// varies, and messages granted a little apart can leave together; Depart
-// keeps those from putting more than the rate into a one-second window as
-// the Cloud API sees it. ctx's end is ignored (the message was granted and
-// claimed: it leaves, or its caller returns it unsent on ErrStopped); the
-// wait is at most a second.
+// WaitN is n Waits made by one goroutine: it blocks until this process may
+// send n messages through senderID and returns when each was let go, in
+// order. Like n concurrent Waits it holds up to reserveAhead of slots at a
+// time, so a late wake-up loses none (the messages that were due leave
+// together, still within the one-second log), but it needs one goroutine
+// and one timer instead of n. On an error it returns the times of the
+// messages let go before it.
+func (l *Limiter) WaitN(ctx context.Context, senderID int64, n int) ([]time.Time, error) {
+	s, err := l.enter(senderID)
+	if err != nil {
+		return nil, err
+	}
+	defer l.leave(s)
+	type slot struct {
+		r  *rate.Reservation
+		at time.Time
+	}
+	var held []slot // reserved, oldest first, not yet let go
+	defer func() {
+		for _, h := range held {
+			h.r.Cancel()
+		}
+	}()
+	times := make([]time.Time, 0, n)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for len(times) < n {
+		if len(times)+len(held) < n {
+			// Top up the slots held. Without any, wait for the gate and a
+			// slot; with some, only take what is free right now.
+			gotGate := false
+			if len(held) == 0 {
+				select {
+				case s.gate <- struct{}{}:
+					gotGate = true
+				case <-ctx.Done():
+					return times, ctx.Err()
+				case <-l.done:
+					return times, ErrStopped
+				}
+				r, at, err := l.reserve(ctx, s)
+				if err != nil {
+					<-s.gate
+					return times, err
+				}
+				held = append(held, slot{r, at})
+			} else {
+				select {
+				case s.gate <- struct{}{}:
+					gotGate = true
+				default:
+				}
+			}
+			if gotGate {
+				for len(times)+len(held) < n {
+					r, at, ok := l.tryReserve(s)
+					if !ok {
+						break
+					}
+					held = append(held, slot{r, at})
+				}
+				<-s.gate
+			}
+		}
+		// Let the first slot held go when it is due and the log has room.
+		wait := time.Until(held[0].at)
+		if wait <= 0 {
+			l.mu.Lock()
+			perSecond := max(1, int(s.applied))
+			l.mu.Unlock()
+			if wait = s.log.admit(perSecond); wait <= 0 {
+				times = append(times, time.Now())
+				held = held[1:]
+				continue
+			}
+		}
+		timer.Reset(wait)
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			return times, ctx.Err()
+		case <-l.done:
+			return times, ErrStopped
+		}
+	}
+	return times, nil
+}
+
+// tryReserve runs while holding s.gate: it returns a reservation if the
+// member may send and the next slot is due within reserveAhead.
+func (l *Limiter) tryReserve(s *sender) (*rate.Reservation, time.Time, bool) {
+	l.mu.Lock()
+	limit, err := l.limitLocked(s, l.cfg.NowFunc())
+	l.mu.Unlock()
+	if err != nil || limit <= 0 {
+		return nil, time.Time{}, false
+	}
+	now := time.Now()
+	r := s.lim.ReserveN(now, 1)
+	delay := r.DelayFrom(now)
+	if delay > reserveAhead {
+		r.CancelAt(now) // the last reservation made: cancelling restores the limiter exactly
+		return nil, time.Time{}, false
+	}
+	return r, now.Add(delay), true
+}
+
+// Depart blocks until a message that Wait let go may leave, and should be
+// called right before its request is written. Wait spaces the grants, but a
+// granted message then waits a varying time (its claim, its chunk's
+// schedule), and messages granted apart could leave together: a burst that
+// reaches the Cloud API spread over a few milliseconds, so that a second
+// later the API still counts it while herald no longer does, and answers
+// 130429. Departures are paced again here at the member's rate, with a
+// burst of 20 ms worth (a late wake-up loses no slot), and none leaves while
+// the member's last second already holds its rate (see sendLog). ctx's end
+// is ignored: the message was granted and claimed, so it leaves, or its
+// caller returns it unsent on ErrStopped; the wait is short, a second at
+// worst.
 func (l *Limiter) Depart(senderID int64) error {
 	l.mu.Lock()
 	s := l.senders[senderID]
@@ -172,6 +284,31 @@ func (l *Limiter) Depart(senderID int64) error {
 		return nil // granted without Wait: nothing to hold it to
 	}
 	var timer *time.Timer
+	sleep := func(d time.Duration) bool {
+		if timer == nil {
+			timer = time.NewTimer(d)
+		} else {
+			timer.Reset(d)
+		}
+		select {
+		case <-timer.C:
+			return true
+		case <-l.done:
+			return false
+		}
+	}
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	now := time.Now()
+	if r := s.dep.ReserveN(now, 1); r.OK() {
+		if d := r.DelayFrom(now); d > 0 && !sleep(d) {
+			r.Cancel()
+			return ErrStopped
+		}
+	}
 	for {
 		l.mu.Lock()
 		perSecond := max(1, int(s.applied))
@@ -180,18 +317,17 @@ func (l *Limiter) Depart(senderID int64) error {
 		if wait <= 0 {
 			return nil
 		}
-		if timer == nil {
-			timer = time.NewTimer(wait)
-			defer timer.Stop()
-		} else {
-			timer.Reset(wait)
-		}
-		select {
-		case <-timer.C:
-		case <-l.done:
+		if !sleep(wait) {
 			return ErrStopped
 		}
 	}
+}
+
+// departBurst is how many messages may leave at once at limit per second:
+// 20 ms worth, so that a departure woken late does not lose its slot, and
+// at most 20 more than the rate fall in a 100-ms window.
+func departBurst(limit float64) int {
+	return max(1, int(limit/50))
 }
 
 // reserve runs while holding s.gate, so reservations are made in the order
@@ -331,7 +467,10 @@ func (l *Limiter) applyLocked(s *sender, now time.Time, force bool) {
 		next = s.base * factorAt(s.factor, s.slowedAt, now, l.cfg.IncreaseStep)
 	}
 	if next > 0 && rate.Limit(next) != s.lim.Limit() {
-		s.lim.SetLimitAt(time.Now(), rate.Limit(next))
+		at := time.Now()
+		s.lim.SetLimitAt(at, rate.Limit(next))
+		s.dep.SetLimitAt(at, rate.Limit(next))
+		s.dep.SetBurstAt(at, departBurst(next))
 	}
 	if force || next != s.applied || s.err != nil {
 		s.applied = next
