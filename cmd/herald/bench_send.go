@@ -118,7 +118,7 @@ type benchRig struct {
 
 type benchRigOptions struct {
 	recipients, senders, rate int
-	simRate                   int // 0: rate; -1: no cap
+	simRate                   int    // 0: rate; -1: no cap
 	webhookURL                string // "" turns webhooks off
 	read                      float64
 	keep                      bool
