@@ -82,8 +82,15 @@ func consentKey(v string) string {
 		}
 		v = b.String()
 	}
-	v = strings.Join(strings.Fields(strings.NewReplacer("-", " ", "_", " ").Replace(v)), " ")
+	if strings.ContainsFunc(v, isConsentSeparator) { // most cells have none
+		v = strings.Join(strings.FieldsFunc(v, isConsentSeparator), " ")
+	}
 	return strings.TrimSuffix(v, ".")
+}
+
+// isConsentSeparator tells the runes consentKey reads as one space.
+func isConsentSeparator(r rune) bool {
+	return r == '-' || r == '_' || unicode.IsSpace(r)
 }
 
 // dateLayouts are the unambiguous layouts tried first; numeric day/month
