@@ -38,7 +38,8 @@ RETURNING id, created_at`
 
 // stageCreate is the staging table COPY fills: one row per contact or per
 // row error (err_reason set), in file order. A temporary table is private to
-// the session and writes no WAL.
+// the session and writes no WAL. The partial index lets errorsSave read
+// only the errors (a few pages, or none) rather than every staged row.
 const stageCreate = `
 CREATE TEMP TABLE import_stage (
     line       integer NOT NULL,
@@ -52,7 +53,8 @@ CREATE TEMP TABLE import_stage (
     err_column text,
     err_reason text,
     phone_key  bigint -- the number's digits (phoneKey), to sort by
-) ON COMMIT DROP`
+) ON COMMIT DROP;
+CREATE INDEX ON import_stage (line) WHERE err_reason IS NOT NULL`
 
 // seenCreate holds every number an import has merged so far, when it merges
 // in chunks: a row repeating a number of an earlier chunk is a duplicate.
