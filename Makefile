@@ -4,7 +4,7 @@ export PATH := /usr/local/go/bin:$(PATH)
 GO ?= go
 FUZZTIME ?= 5s
 
-.PHONY: demo test vet unit fuzz chaos build bench bench-import bench-webhooks bench-throttle bench-report postgres clean
+.PHONY: demo test vet unit fuzz chaos build bench bench-import bench-webhooks bench-throttle bench-report bench-send bench-pacing bench-expand postgres clean
 
 ## demo: import a sample list, run a campaign against the simulator, print the report
 demo: postgres build
@@ -40,7 +40,7 @@ postgres:
 chaos: postgres
 	HERALD_CHAOS_RECIPIENTS=50000 HERALD_CHAOS_KILLS=5 $(GO) test -run 'TestWorkerKilled' -timeout 30m -v ./cmd/herald/
 
-bench: bench-import bench-throttle bench-webhooks bench-report
+bench: bench-import bench-throttle bench-webhooks bench-report bench-expand bench-send bench-pacing
 
 bench-import: build
 	./bin/herald bench import --rows 1000000 --format csv
@@ -51,6 +51,22 @@ bench-webhooks: build
 
 bench-throttle:
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./internal/throttle/
+
+## bench-send: send capacity (ten numbers, simulator uncapped, webhooks off),
+## end to end with webhooks, and a worker's memory over a million recipients
+bench-send: build
+	./bin/herald bench send --recipients 200000 --senders 10 --rate 1000 --sim-rate -1
+	./bin/herald bench send --recipients 200000 --senders 10 --rate 1000 --webhooks
+	./bin/herald bench send --recipients 1000000 --senders 10 --rate 1000 --sim-rate -1
+
+## bench-pacing: one number at 1,000/s for 60 s against a simulator capped at
+## 1,000/s, from one and from three worker processes
+bench-pacing: build
+	./bin/herald bench send --recipients 60000 --senders 1 --rate 1000
+	./bin/herald bench send --recipients 60000 --senders 1 --rate 1000 --workers 3
+
+bench-expand:
+	$(GO) test ./campaigns/ -run '^$$' -bench BenchmarkExpand -benchtime 1x
 
 bench-report:
 	$(GO) test -run '^$$' -bench BenchmarkCampaignReport -benchtime 200x ./internal/report/

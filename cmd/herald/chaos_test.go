@@ -121,10 +121,18 @@ func newChaosRigOn(t *testing.T, dsn string, pool *pgxpool.Pool, recipients int,
 
 func (r *chaosRig) startCampaign(t *testing.T) int64 {
 	t.Helper()
-	c, err := r.svc.Create(context.Background(), campaigns.NewCampaign{Name: "chaos", Template: "spring_sale", Language: "pt_BR",
-		PhoneNumberID: demoPhoneNumberID, Lists: []string{"chaos"}, Bindings: []campaigns.Binding{{Component: "body", Param: "1", Field: "name"}}})
+	return r.startCampaignWith(t, r.svc, "chaos", 0)
+}
+
+// startCampaignWith starts a campaign to list through svc at priority (0:
+// the default).
+func (r *chaosRig) startCampaignWith(t *testing.T, svc *campaigns.Service, list string, priority int) int64 {
+	t.Helper()
+	c, err := svc.Create(context.Background(), campaigns.NewCampaign{Name: list, Template: "spring_sale", Language: "pt_BR",
+		PhoneNumberID: demoPhoneNumberID, Lists: []string{list}, Priority: priority,
+		Bindings: []campaigns.Binding{{Component: "body", Param: "1", Field: "name"}}})
 	require.NoError(t, err)
-	_, err = r.svc.Start(context.Background(), c.ID)
+	_, err = svc.Start(context.Background(), c.ID)
 	require.NoError(t, err)
 	return c.ID
 }
@@ -336,4 +344,50 @@ func TestPostgresRestart(t *testing.T) {
 	waitFor(t, 30*time.Second, "postgres back", func() bool { return pool.Ping(ctx) == nil })
 	counts := rig.requireSettled(t, id, n)
 	t.Logf("final states after a restart: %v", counts)
+}
+
+// TestSmallCampaignNotStuckBehindBlast: a small urgent campaign started on
+// a number busy with a blast of many jobs completes while the blast still
+// has most of its sends queued. The blast's jobs are due at the number's
+// pace (campaigns.Service.enqueueRanges), so the new campaign's job is due
+// before all but the blast's next few, and among due jobs River runs the
+// higher priority first; the number's jobs in this process share its
+// tokens, so the small one's 5 sends do not wait for a blast job to end.
+func TestSmallCampaignNotStuckBehindBlast(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	const blast = 3000
+	rig := newChaosRig(t, blast, wasim.FailureMix{})
+	// 100 messages/s: the blast needs 30 s. Jobs of 50 sends: 60 jobs, more
+	// than the worker runs at once for one number.
+	_, err := rig.pool.Exec(ctx, `UPDATE sender_numbers SET rate_per_second = 100`)
+	require.NoError(t, err)
+	inserter, err := river.NewClient(riverpgxv5.New(rig.pool), &river.Config{})
+	require.NoError(t, err)
+	svc := campaigns.NewService(slog.New(slog.DiscardHandler), rig.pool, inserter, campaigns.Config{BatchSize: 50})
+	blastID := rig.startCampaignWith(t, svc, "chaos", 4)
+	w := rig.worker(t)
+	t.Cleanup(func() {
+		_ = w.Process.Signal(os.Interrupt)
+		_ = w.Wait()
+	})
+	waitFor(t, time.Minute, "the blast to be under way", func() bool { return rig.claimed(t, blastID) >= 200 })
+
+	_, err = rig.pool.Exec(ctx, `
+		WITH l AS (INSERT INTO lists (name) VALUES ('reminder') RETURNING id),
+		c AS (INSERT INTO contacts (phone, name, consent, country)
+		      SELECT '+55118' || lpad(i::text, 8, '0'), 'R' || i, 'opted_in', 'BR' FROM generate_series(1, 5) i RETURNING id)
+		INSERT INTO list_members (list_id, contact_id) SELECT l.id, c.id FROM l, c`)
+	require.NoError(t, err)
+	urgentID := rig.startCampaignWith(t, svc, "reminder", 1)
+	waitFor(t, time.Minute, "the urgent campaign to complete", func() bool {
+		c, err := svc.Get(ctx, urgentID)
+		require.NoError(t, err)
+		return c.Status == "completed"
+	})
+	claimed := rig.claimed(t, blastID)
+	t.Logf("the urgent campaign completed with %d of the blast's %d sends claimed", claimed, blast)
+	require.Less(t, claimed, blast/2, "the urgent campaign did not wait for the blast")
+
+	require.NoError(t, svc.Cancel(ctx, blastID))
 }
