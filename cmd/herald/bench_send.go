@@ -191,6 +191,26 @@ func (a *app) newBenchRig(ctx context.Context, o benchRigOptions, secret whatsap
 	return r, nil
 }
 
+// startCPUProfile writes a CPU profile of this process to path until stop
+// is called; with path "" it does nothing.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
+}
+
 // simRate is the simulator's cap: the throttle's rate unless set, none
 // (wasim's negative Rate) if -1.
 func simRate(rate, set int) int {
@@ -316,17 +336,11 @@ func (a *app) benchSend(ctx context.Context, o benchSendOptions) error {
 	if o.headroom > 0 {
 		args = append(args, "--headroom", strconv.FormatFloat(o.headroom, 'g', -1, 64))
 	}
-	if o.simProfile != "" {
-		f, err := os.Create(o.simProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startCPUProfile(o.simProfile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	cpu0 := benchCPU()
 	pg0 := postgresCPU(rig.dbName)
 	var workers []*benchWorker
@@ -485,17 +499,11 @@ func (a *app) benchWorkerCmd() *cobra.Command {
 			}
 			defer a.closeDB(ctx)
 			opts.Work = true
-			if cpuProfile != "" {
-				f, err := os.Create(cpuProfile)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return err
-				}
-				defer pprof.StopCPUProfile()
+			stopProfile, err := startCPUProfile(cpuProfile)
+			if err != nil {
+				return err
 			}
+			defer stopProfile()
 			if listenFD > 0 {
 				ln, err := net.FileListener(os.NewFile(uintptr(listenFD), "listener"))
 				if err != nil {
