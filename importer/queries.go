@@ -123,7 +123,11 @@ WHERE err_reason IS NOT NULL`
 //     stored one; attributes are merged.
 //   - the new contacts join the list with a plain INSERT (they cannot be
 //     members yet); existing ones unless they are members already, with ON
-//     CONFLICT DO NOTHING for a membership added meanwhile.
+//     CONFLICT DO NOTHING for a membership added meanwhile. list_members
+//     has no foreign keys (migration 0008): its triggers check each INSERT
+//     once, with one anti-join, and raise foreign_key_violation for a
+//     contact deleted since src read it, which load answers by merging
+//     again.
 //   - events records the consent changes of existing contacts.
 //
 // The counts come from aggregates over each part, without joining them.
