@@ -317,12 +317,18 @@ func (d *Dispatcher) run(ctx context.Context, args SendBatchArgs, info campaignI
 		if ctx.Err() != nil || done() {
 			break
 		}
-		// The first sweep claims from the cursor onwards; then passes from
-		// the start of the range pick up what it left (retries now due,
-		// sends another job held) while there is any.
-		n, from := d.cfg.ChunkSize, cursor
+		// The first sweep claims from the cursor onwards, reading at most
+		// two chunks' worth of ids per claim; then passes over the whole
+		// range pick up what it left (retries now due, sends another job
+		// held) while there is any. Unbounded, every claim of the sweep
+		// read the rest of the range: Postgres cannot tell how many of a
+		// range's rows are the campaign's queued sends, guesses few, and
+		// prefers a bitmap scan of the whole range to an ordered scan that
+		// stops after n rows.
+		n, from, to := d.cfg.ChunkSize, cursor, args.LastID
 		if sweep && cursor <= args.LastID {
 			n = int(min(int64(n), args.LastID-cursor+1))
+			to = min(args.LastID, cursor+2*int64(d.cfg.ChunkSize)-1)
 		} else {
 			sweep = false
 			left, err := d.claimable(ctx, args)
@@ -344,14 +350,18 @@ func (d *Dispatcher) run(ctx context.Context, args SendBatchArgs, info campaignI
 			wg.Wait()
 			return false, errors.Join(err, firstErr)
 		}
-		batch, err := d.claim(ctx, args, from, n, info.c.SenderID)
+		batch, err := d.claim(ctx, args, from, to, n, info.c.SenderID)
 		if err != nil {
 			wg.Wait()
 			return false, errors.Join(err, firstErr)
 		}
 		if len(batch) == 0 {
 			if sweep {
-				sweep = false
+				if to < args.LastID {
+					cursor = to + 1 // nothing to claim in this stretch
+				} else {
+					sweep = false
+				}
 				continue
 			}
 			break // what is left is held elsewhere or waits on the pair rate
@@ -412,10 +422,10 @@ func (d *Dispatcher) reserve(ctx context.Context, senderID int64, n int) ([]time
 // statement is waited for even if ctx ends (job timeout, shutdown): cut off,
 // it could commit on the server with its answer lost, leaving sends in
 // flight that were never sent and would end unknown.
-func (d *Dispatcher) claim(ctx context.Context, args SendBatchArgs, from int64, n int, senderID int64) ([]claimed, error) {
+func (d *Dispatcher) claim(ctx context.Context, args SendBatchArgs, from, to int64, n int, senderID int64) ([]claimed, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
 	defer cancel()
-	rows, err := d.pool.Query(ctx, sendClaimSQL, args.CampaignID, from, args.LastID, n,
+	rows, err := d.pool.Query(ctx, sendClaimSQL, args.CampaignID, from, to, n,
 		senderID, d.cfg.PairWindow.Seconds(), rand.IntN(rollupSlots))
 	if err != nil {
 		return nil, fmt.Errorf("claim sends of campaign %d: %w", args.CampaignID, err)
