@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime/debug"
+	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -378,12 +379,14 @@ func (a *app) benchSend(ctx context.Context, o benchSendOptions) error {
 	pg := postgresCPU(rig.dbName).since(pg0) // before the worker's connections close
 	var hwm int64
 	var workerCPU time.Duration
+	var peaks workerPeaks
 	for _, w := range workers {
 		h, c, err := w.stop()
 		if err != nil {
 			return err
 		}
 		hwm, workerCPU = max(hwm, h), workerCPU+c
+		peaks.liveHeap, peaks.goroutines = max(peaks.liveHeap, w.peaks.liveHeap), max(peaks.goroutines, w.peaks.goroutines)
 	}
 
 	fig, err := rig.sendFigures(ctx, o.webhooks)
@@ -393,8 +396,8 @@ func (a *app) benchSend(ctx context.Context, o benchSendOptions) error {
 	fig.print(a.stdout)
 	rig.printSim(a.stdout)
 	rig.printPacing(a.stdout, o.rate)
-	fmt.Fprintf(a.stdout, "worker: peak RSS (VmHWM) %.0f MB, CPU %.1f s (%.0f µs per send)\n",
-		float64(hwm)/(1<<20), workerCPU.Seconds(), workerCPU.Seconds()*1e6/float64(fig.sends))
+	fmt.Fprintf(a.stdout, "worker: peak RSS (VmHWM) %.0f MB (live heap at most %.0f MB, at most %d goroutines), CPU %.1f s (%.0f µs per send)\n",
+		float64(hwm)/(1<<20), float64(peaks.liveHeap)/(1<<20), peaks.goroutines, workerCPU.Seconds(), workerCPU.Seconds()*1e6/float64(fig.sends))
 	if len(workers) > 1 {
 		fmt.Fprintf(a.stdout, "  (%d worker processes: the largest peak RSS, the sum of their CPU)\n", len(workers))
 	}
@@ -408,9 +411,10 @@ func (a *app) benchSend(ctx context.Context, o benchSendOptions) error {
 
 // benchWorker is a `herald bench worker` child process.
 type benchWorker struct {
-	cmd  *exec.Cmd
-	hwm  chan int64
-	done bool
+	cmd   *exec.Cmd
+	hwm   chan int64
+	done  bool
+	peaks workerPeaks // set before hwm is sent
 }
 
 // startWorker runs `herald bench worker` against the scratch database and
@@ -448,6 +452,9 @@ func (r *benchRig) startWorker(ctx context.Context, args []string, ln net.Listen
 		sc := bufio.NewScanner(out)
 		var hwm int64
 		for sc.Scan() {
+			if v, ok := strings.CutPrefix(sc.Text(), "peaks "); ok {
+				_, _ = fmt.Sscan(v, &w.peaks.liveHeap, &w.peaks.goroutines)
+			}
 			if v, ok := strings.CutPrefix(sc.Text(), "vmhwm "); ok {
 				hwm, _ = strconv.ParseInt(v, 10, 64)
 			}
@@ -518,8 +525,11 @@ func (a *app) benchWorkerCmd() *cobra.Command {
 			if err := eng.start(ctx); err != nil {
 				return err
 			}
+			peaks := samplePeaks(ctx)
 			<-ctx.Done()
 			eng.stop(ctx)
+			p := <-peaks
+			fmt.Fprintf(a.stdout, "peaks %d %d\n", p.liveHeap, p.goroutines)
 			fmt.Fprintf(a.stdout, "vmhwm %d\n", peakRSS())
 			return nil
 		},
@@ -531,6 +541,34 @@ func (a *app) benchWorkerCmd() *cobra.Command {
 	f.IntVar(&listenFD, "listen-fd", 0, "serve webhooks on this inherited listener")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the worker to this file")
 	return cmd
+}
+
+// workerPeaks are the largest live heap (after a collection) and goroutine
+// count a bench worker saw.
+type workerPeaks struct{ liveHeap, goroutines uint64 }
+
+// samplePeaks samples the live heap and the goroutines every 100 ms until
+// ctx ends, then sends the peaks.
+func samplePeaks(ctx context.Context) <-chan workerPeaks {
+	out := make(chan workerPeaks, 1)
+	go func() {
+		samples := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/sched/goroutines:goroutines"}}
+		var p workerPeaks
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			metrics.Read(samples)
+			p.liveHeap = max(p.liveHeap, samples[0].Value.Uint64())
+			p.goroutines = max(p.goroutines, samples[1].Value.Uint64())
+			select {
+			case <-ctx.Done():
+				out <- p
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return out
 }
 
 // benchProgress reads the rollups of the bench's campaigns.
