@@ -575,8 +575,10 @@ func TestLimiterDepart(t *testing.T) {
 	wg.Wait()
 	require.Greater(t, len(departed), 2*perSecond)
 	// The times are taken after Depart returns, a little later each and not
-	// by the same amount: a window 20 ms short of a second allows for that.
-	require.LessOrEqual(t, MaxInWindow(departed, time.Second-20*time.Millisecond), perSecond)
+	// by the same amount (more so under -race on a busy host): a window
+	// 100 ms short of a second allows for that. Released without Depart,
+	// the second batch would put about 150 into one.
+	require.LessOrEqual(t, MaxInWindow(departed, 900*time.Millisecond), perSecond)
 
 	l.Stop()
 	require.ErrorIs(t, l.Depart(id), ErrStopped)
