@@ -399,3 +399,26 @@ func TestImportComposesNames(t *testing.T) {
 	require.Equal(t, map[string]string{"primeiro_nome": "Ana", "sobrenome": "Lima"}, c["+5511900000003"].Attributes,
 		"and they stay attributes, for templates")
 }
+
+// TestImportDeduplicatesNumbersOfAnyLength: the merge sorts and deduplicates
+// by phone_key, the digits as an integer; numbers of several lengths (and
+// countries) in one file, each repeated in another format, are each
+// imported once, from their first row.
+func TestImportDeduplicatesNumbersOfAnyLength(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	sum := b.importCSV(t, "phone,name\n"+
+		"+55 11 91234-5678,BR first\n"+
+		"+1 415 555 2671,US first\n"+
+		"+44 20 7946 0958,GB first\n"+
+		"(11) 91234-5678,BR again\n"+
+		"+1 (415) 555-2671,US again\n"+
+		"+442079460958,GB again\n", Options{})
+	require.Equal(t, 3, sum.Imported)
+	require.Equal(t, 3, sum.Duplicates)
+	c := b.contacts(t, "customers")
+	require.Len(t, c, 3)
+	require.Equal(t, "BR first", c["+5511912345678"].Name)
+	require.Equal(t, "US first", c["+14155552671"].Name)
+	require.Equal(t, "GB first", c["+442079460958"].Name)
+}
