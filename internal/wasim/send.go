@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/herald-sh/herald/internal/whatsapp"
 )
@@ -46,6 +47,11 @@ type sendComponent struct {
 // in this order: token, request shape, template and parameters, the number's
 // throughput (130429), the pair rate (131056), then the failure mix.
 func (s *Server) handleSend(w http.ResponseWriter, r *http.Request) {
+	// The rate windows count a send when it arrives, as the Cloud API's edge
+	// would, not after its body is decoded and checked: a pause of this
+	// process in between (a collection) would otherwise bunch sends that
+	// arrived apart.
+	arrived := s.cfg.NowFunc()
 	s.countRequest()
 	if apiErr := s.authenticate(r); apiErr != nil {
 		s.reject(w, r, apiErr)
@@ -68,7 +74,7 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request) {
 	}
 	sv.phoneNumberID = r.PathValue("phone")
 
-	o := s.decide(sv)
+	o := s.decide(sv, arrived)
 	switch o.kind {
 	case outcomeError:
 		s.reject(w, r, o.err)
@@ -405,10 +411,17 @@ type outcome struct {
 // decide applies the rate limits and the failure mix to a valid send and,
 // if it is accepted, records it and queues its first webhook. One lock makes
 // the rate windows exact and the random draws reproducible.
-func (s *Server) decide(sv *validSend) outcome {
+func (s *Server) decide(sv *validSend, arrived time.Time) outcome {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.cfg.NowFunc()
+	// Sends are decided in lock order; a send that arrived a little before
+	// the last one decided counts at that one's time, so the windows' logs
+	// stay in order.
+	now := arrived
+	if now.Before(s.lastDecided) {
+		now = s.lastDecided
+	}
+	s.lastDecided = now
 
 	rate := s.cfg.Rate
 	if r, ok := s.cfg.RatePerNumber[sv.phoneNumberID]; ok {

@@ -72,16 +72,17 @@ type Server struct {
 	traceSeq     atomic.Uint64
 	inboundSeq   atomic.Uint64
 
-	mu      sync.Mutex
-	rng     *rand.Rand
-	msgSeq  uint64
-	windows map[string]*window
-	pairs   *pairs
-	records []Record
-	stats   Stats
-	queue   map[batchKey][]event
-	pending int           // webhook events queued or being posted
-	idle    chan struct{} // closed while pending == 0
+	mu          sync.Mutex
+	lastDecided time.Time // the time the last send was counted at
+	rng         *rand.Rand
+	msgSeq      uint64
+	windows     map[string]*window
+	pairs       *pairs
+	records     []Record
+	stats       Stats
+	queue       map[batchKey][]event
+	pending     int           // webhook events queued or being posted
+	idle        chan struct{} // closed while pending == 0
 
 	flushNow  chan struct{}
 	batches   chan []event
