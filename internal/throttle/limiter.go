@@ -38,13 +38,22 @@ type Config struct {
 	// IncreaseStep is added back to the factor for every whole second
 	// without a 130429, up to 1. In (0, 1]. Default 0.05.
 	IncreaseStep float64
-	// DecreaseFactor multiplies the factor on a 130429. In (0, 1).
-	// Default 0.5.
+	// DecreaseFactor multiplies the factor on a 130429 that comes within
+	// CalmAfter of the last decrease. In (0, 1). Default 0.5.
 	DecreaseFactor float64
+	// CalmDecreaseFactor multiplies the factor on a 130429 after CalmAfter
+	// without one (or the first ever): a lone 130429 at the number's rate is
+	// more often a few messages bunched on the way (Headroom's guard was not
+	// enough) than a lower cap, and halving the rate for it cost seconds of
+	// sending each time. A real overload answers 130429 again, and the next
+	// decreases take DecreaseFactor. In (0, 1). Default 0.9.
+	CalmDecreaseFactor float64
+	// CalmAfter: see CalmDecreaseFactor. Default 30s.
+	CalmAfter time.Duration
 	// Headroom is the fraction of the rate left unused, for the jitter
 	// herald cannot see: messages paced evenly here reach Meta with varying
-	// network delays. In [0, 0.5). Default 0.005; the zero value means the
-	// default, so ask for a tiny value (1e-9) to pace at the full rate.
+	// delays (see Depart). In [0, 0.5). Default 0.01; the zero value means
+	// the default, so ask for a tiny value (1e-9) to pace at the full rate.
 	Headroom float64
 	// Burst is the local rate.Limiter's burst: how many messages a member
 	// that has been idle may send at once. 1 gives the smoothest flow; late
@@ -61,7 +70,9 @@ func (c Config) withDefaults() Config {
 	c.MinFactor = cmp.Or(c.MinFactor, 0.1)
 	c.IncreaseStep = cmp.Or(c.IncreaseStep, 0.05)
 	c.DecreaseFactor = cmp.Or(c.DecreaseFactor, 0.5)
-	c.Headroom = cmp.Or(c.Headroom, 0.005)
+	c.CalmDecreaseFactor = cmp.Or(c.CalmDecreaseFactor, 0.9)
+	c.CalmAfter = cmp.Or(c.CalmAfter, 30*time.Second)
+	c.Headroom = cmp.Or(c.Headroom, 0.01)
 	c.Burst = cmp.Or(c.Burst, 1)
 	if c.NowFunc == nil {
 		c.NowFunc = time.Now
@@ -86,6 +97,12 @@ func (c Config) mustValidate() {
 	}
 	if c.DecreaseFactor <= 0 || c.DecreaseFactor >= 1 {
 		bad = append(bad, "DecreaseFactor must be in (0, 1)")
+	}
+	if c.CalmDecreaseFactor <= 0 || c.CalmDecreaseFactor >= 1 {
+		bad = append(bad, "CalmDecreaseFactor must be in (0, 1)")
+	}
+	if c.CalmAfter < c.Heartbeat {
+		bad = append(bad, "CalmAfter must be at least Heartbeat")
 	}
 	if c.Headroom < 0 || c.Headroom >= 0.5 {
 		bad = append(bad, "Headroom must be in [0, 0.5)")
@@ -244,6 +261,8 @@ func (l *Limiter) paramsLocked(senderIDs []int64) *heartbeatParams {
 		MinFactor:      l.cfg.MinFactor,
 		IncreaseStep:   l.cfg.IncreaseStep,
 		DecreaseFactor: l.cfg.DecreaseFactor,
+		CalmFactor:     l.cfg.CalmDecreaseFactor,
+		CalmAfter:      l.cfg.CalmAfter,
 	}
 }
 

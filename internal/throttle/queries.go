@@ -20,13 +20,15 @@ import (
 // counted out must be admitted again before it sends.
 //
 // A decrease applies only if the last one is at least @slow_window older, so
-// a burst of 130429s from one overload counts once whichever process saw it.
+// a burst of 130429s from one overload counts once whichever process saw it;
+// it multiplies by @calm_factor if the last one is @calm_after older (or
+// there was none), else by @decrease_factor (see Config.CalmDecreaseFactor).
 // The recovery expression must match factorAt. Rows are locked in sender id
 // order so two members' statements cannot deadlock on throttle_senders.
 const memberHeartbeatSQL = `
 WITH slowed AS (
     INSERT INTO throttle_senders AS t (sender_id, factor, slowed_at)
-    SELECT s.id, greatest(@min_factor::float8, @decrease_factor::float8), x.slowed_at
+    SELECT s.id, greatest(@min_factor::float8, @calm_factor::float8), x.slowed_at
     FROM unnest(@slow_sender_ids::bigint[], @slowed_ats::timestamptz[]) AS x (sender_id, slowed_at)
     JOIN sender_numbers s ON s.id = x.sender_id
     ORDER BY s.id
@@ -34,7 +36,8 @@ WITH slowed AS (
     SET factor = greatest(@min_factor::float8,
             least(1, t.factor + @increase_step::float8 *
                 floor(greatest(0, extract(epoch FROM excluded.slowed_at - t.slowed_at)))::float8)
-            * @decrease_factor::float8),
+            * CASE WHEN excluded.slowed_at >= t.slowed_at + @calm_after_us::bigint * interval '1 microsecond'
+                   THEN @calm_factor::float8 ELSE @decrease_factor::float8 END),
         slowed_at = excluded.slowed_at
     WHERE excluded.slowed_at >= t.slowed_at + @slow_window_us::bigint * interval '1 microsecond'
 ), released AS (
@@ -98,6 +101,8 @@ type heartbeatParams struct {
 	MinFactor      float64
 	IncreaseStep   float64
 	DecreaseFactor float64
+	CalmFactor     float64
+	CalmAfter      time.Duration
 }
 
 // senderState is one row of senderStatesSQL.
@@ -126,6 +131,8 @@ func memberHeartbeat(ctx context.Context, db store.DBTX, p *heartbeatParams) ([]
 		"min_factor":      p.MinFactor,
 		"increase_step":   p.IncreaseStep,
 		"decrease_factor": p.DecreaseFactor,
+		"calm_factor":     p.CalmFactor,
+		"calm_after_us":   p.CalmAfter.Microseconds(),
 	}
 	b := &pgx.Batch{}
 	b.Queue(memberHeartbeatSQL, args)

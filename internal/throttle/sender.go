@@ -266,9 +266,11 @@ func (l *Limiter) tryReserve(s *sender) (*rate.Reservation, time.Time, bool) {
 // schedule), and messages granted apart could leave together: a burst that
 // reaches the Cloud API spread over a few milliseconds, so that a second
 // later the API still counts it while herald no longer does, and answers
-// 130429. Departures are paced again here at the member's rate, with a
-// burst of 20 ms worth (a late wake-up loses no slot), and none leaves while
-// the member's last second already holds its rate (see sendLog). ctx's end
+// 130429. Departures leave one at a time, spaced at a little more than the
+// member's rate (see departSpeedup), and none leaves while the member's
+// last second already holds its rate (see sendLog): a delay on the way
+// then moves a second's end by one message per late millisecond at
+// 1,000/s, which Headroom absorbs, rather than by a whole burst. ctx's end
 // is ignored: the message was granted and claimed, so it leaves, or its
 // caller returns it unsent on ErrStopped; the wait is short, a second at
 // worst.
@@ -311,9 +313,9 @@ func (l *Limiter) Depart(senderID int64) error {
 	}
 	for {
 		l.mu.Lock()
-		perSecond := max(1, int(s.applied))
+		perSecond, window := l.departLimitLocked(s)
 		l.mu.Unlock()
-		wait := s.departed.admit(perSecond)
+		wait := s.departed.admitWithin(perSecond, window)
 		if wait <= 0 {
 			return nil
 		}
@@ -323,12 +325,36 @@ func (l *Limiter) Depart(senderID int64) error {
 	}
 }
 
-// departBurst is how many messages may leave at once at limit per second:
-// 20 ms worth, so that a departure woken late does not lose its slot, and
-// at most 20 more than the rate fall in a 100-ms window.
-func departBurst(limit float64) int {
-	return max(1, int(limit/50))
+// departLimitLocked is the cap of the departure log: the member's whole
+// share (its rate before Headroom, times the AIMD factor) in any window of
+// a second plus most of Headroom's worth of a second (departGuard). Over
+// the long run that is a little more than the paced rate Wait grants; what
+// Headroom buys is a guard: a message
+// held up on its way by up to that much (a host that paused a process, a
+// slow network path, timers firing late and several messages leaving
+// together) still cannot put more than the share into any second as the
+// Cloud API counts it. A plain one-second log at the paced rate left room
+// for Headroom's worth of messages, which a few messages leaving together
+// used up.
+func (l *Limiter) departLimitLocked(s *sender) (int, time.Duration) {
+	share := s.applied
+	if h := l.cfg.Headroom; h < 1 {
+		share /= 1 - h
+	}
+	guard := time.Duration(departGuard * l.cfg.Headroom * float64(time.Second))
+	return max(1, int(share+1e-6)), time.Second + guard
 }
+
+// departGuard is the share of Headroom that lengthens the departure log's
+// window. Not all of it: the log must let messages through a little faster
+// than Wait grants them, or, running full, it would hold them ever longer.
+const departGuard = 0.8
+
+// departSpeedup is how much faster than the member's rate Depart lets
+// messages leave one by one. Grants arrive at the rate on average but
+// unevenly; paced at exactly the rate, departures that fell behind after a
+// gap could never catch up. The one-second log still caps them at the rate.
+const departSpeedup = 1.02
 
 // reserve runs while holding s.gate, so reservations are made in the order
 // Waits arrived and one at a time. It returns a reservation due within
@@ -377,7 +403,8 @@ func (l *Limiter) reserve(ctx context.Context, s *sender) (*rate.Reservation, ti
 }
 
 // SlowDown records a 130429 for senderID: the factor is multiplied by
-// DecreaseFactor (floored at MinFactor) here at once and for every member at
+// DecreaseFactor, or CalmDecreaseFactor after a calm period (floored at
+// MinFactor), here at once and for every member at
 // its next heartbeat. A 130429 within a second (or a Heartbeat, if longer) of
 // the last decrease, seen here or by another member, is part of the same
 // overload and changes nothing.
@@ -397,7 +424,11 @@ func (l *Limiter) SlowDown(senderID int64) {
 		return
 	}
 	f := factorAt(s.factor, s.slowedAt, now, l.cfg.IncreaseStep)
-	s.factor = max(l.cfg.MinFactor, f*l.cfg.DecreaseFactor)
+	decrease := l.cfg.DecreaseFactor
+	if s.slowedAt.IsZero() || now.Sub(s.slowedAt) >= l.cfg.CalmAfter {
+		decrease = l.cfg.CalmDecreaseFactor
+	}
+	s.factor = max(l.cfg.MinFactor, f*decrease)
 	s.slowedAt = now
 	s.pendingSlow = now
 	l.applyLocked(s, now, false)
@@ -469,8 +500,7 @@ func (l *Limiter) applyLocked(s *sender, now time.Time, force bool) {
 	if next > 0 && rate.Limit(next) != s.lim.Limit() {
 		at := time.Now()
 		s.lim.SetLimitAt(at, rate.Limit(next))
-		s.dep.SetLimitAt(at, rate.Limit(next))
-		s.dep.SetBurstAt(at, departBurst(next))
+		s.dep.SetLimitAt(at, rate.Limit(next*departSpeedup))
 	}
 	if force || next != s.applied || s.err != nil {
 		s.applied = next

@@ -41,10 +41,16 @@ type sendLog struct {
 // second before it, and otherwise returns how long to wait before asking
 // again.
 func (w *sendLog) admit(perSecond int) time.Duration {
+	return w.admitWithin(perSecond, time.Second)
+}
+
+// admitWithin is admit over a window of the given length (at least the
+// longest window of any admitWithin call on w).
+func (w *sendLog) admitWithin(perSecond int, window time.Duration) time.Duration {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	now := time.Now() // under the lock, so times stay in order
-	horizon := now.Add(-time.Second)
+	horizon := now.Add(-window)
 	drop := 0
 	for drop < len(w.times) && !w.times[drop].After(horizon) {
 		drop++
