@@ -291,6 +291,7 @@ func (d *Dispatcher) run(ctx context.Context, args SendBatchArgs, info campaignI
 		// send it claimed, so that each claim reads only unclaimed rows.
 		cursor = args.FirstID
 		sweep  = true
+		spare  []time.Time // tokens taken and not used yet
 	)
 	done := func() bool {
 		mu.Lock()
@@ -345,15 +346,34 @@ func (d *Dispatcher) run(ctx context.Context, args SendBatchArgs, info campaignI
 		// flight only when it can go at once, so a process that dies leaves
 		// no claimed send waiting on the throttle, only requests already
 		// on the wire (which their webhooks reconcile).
-		grants, err := d.reserve(ctx, info.c.SenderID, n)
-		if err != nil {
-			wg.Wait()
-			return false, errors.Join(err, firstErr)
+		// Tokens a claim took but could not use (it found fewer sends than
+		// n) are used first: a rerun of a range mostly done finds empty
+		// stretches, and taking tokens for each left the number idle.
+		grants := spare
+		spare = nil
+		if len(grants) > n {
+			grants, spare = grants[:n], grants[n:]
+		}
+		if len(grants) < n {
+			more, err := d.reserve(ctx, info.c.SenderID, n-len(grants))
+			if err != nil {
+				wg.Wait()
+				return false, errors.Join(err, firstErr)
+			}
+			grants = append(grants, more...)
 		}
 		batch, err := d.claim(ctx, args, from, to, n, info.c.SenderID)
 		if err != nil {
 			wg.Wait()
 			return false, errors.Join(err, firstErr)
+		}
+		if len(batch) < len(grants) {
+			// Unused tokens were granted already: they are due now.
+			now := time.Now()
+			for range grants[len(batch):] {
+				spare = append(spare, now)
+			}
+			grants = grants[:len(batch)]
 		}
 		if len(batch) == 0 {
 			if sweep {

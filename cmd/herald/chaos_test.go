@@ -137,6 +137,14 @@ func (r *chaosRig) startCampaignWith(t *testing.T, svc *campaigns.Service, list 
 	return c.ID
 }
 
+// setSenderRate sets the rig's sender number's rate_per_second (the
+// simulator's cap stays as the rig was built).
+func (r *chaosRig) setSenderRate(t *testing.T, perSecond int) {
+	t.Helper()
+	_, err := r.pool.Exec(context.Background(), `UPDATE sender_numbers SET rate_per_second = $1`, perSecond)
+	require.NoError(t, err)
+}
+
 // worker starts `herald worker` as a separate process.
 func (r *chaosRig) worker(t *testing.T, extra ...string) *exec.Cmd {
 	t.Helper()
@@ -360,8 +368,7 @@ func TestSmallCampaignNotStuckBehindBlast(t *testing.T) {
 	rig := newChaosRig(t, blast, wasim.FailureMix{})
 	// 100 messages/s: the blast needs 30 s. Jobs of 50 sends: 60 jobs, more
 	// than the worker runs at once for one number.
-	_, err := rig.pool.Exec(ctx, `UPDATE sender_numbers SET rate_per_second = 100`)
-	require.NoError(t, err)
+	rig.setSenderRate(t, 100)
 	inserter, err := river.NewClient(riverpgxv5.New(rig.pool), &river.Config{})
 	require.NoError(t, err)
 	svc := campaigns.NewService(slog.New(slog.DiscardHandler), rig.pool, inserter, campaigns.Config{BatchSize: 50})
@@ -400,8 +407,7 @@ func TestPauseAndResumeMidCampaign(t *testing.T) {
 	ctx := context.Background()
 	const n = 2000
 	rig := newChaosRig(t, n, wasim.FailureMix{})
-	_, err := rig.pool.Exec(ctx, `UPDATE sender_numbers SET rate_per_second = 200`)
-	require.NoError(t, err)
+	rig.setSenderRate(t, 200)
 	id := rig.startCampaign(t)
 	w := rig.worker(t)
 	t.Cleanup(func() {
