@@ -114,49 +114,14 @@ const reserveAhead = 25 * time.Millisecond
 // member's sends holds more than its rate (see sendLog), so the messages
 // released together after a late wake-up cannot push a window over.
 func (l *Limiter) Wait(ctx context.Context, senderID int64) error {
-	s, err := l.enter(senderID)
-	if err != nil {
-		return err
-	}
-	defer l.leave(s)
-	select {
-	case s.gate <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-l.done:
-		return ErrStopped
-	}
-	r, at, err := l.reserve(ctx, s)
-	<-s.gate
-	if err != nil {
-		return err
-	}
-	timer := time.NewTimer(time.Until(at))
-	defer timer.Stop()
-	for {
-		select {
-		case <-timer.C:
-		case <-ctx.Done():
-			r.Cancel()
-			return ctx.Err()
-		case <-l.done:
-			return ErrStopped
-		}
-		l.mu.Lock()
-		perSecond := max(1, int(s.applied))
-		l.mu.Unlock()
-		wait := s.log.admit(perSecond)
-		if wait <= 0 {
-			return nil
-		}
-		timer.Reset(wait)
-	}
+	_, err := l.WaitN(ctx, senderID, 1)
+	return err
 }
 
 // WaitN is n Waits made by one goroutine: it blocks until this process may
 // send n messages through senderID and returns when each was let go, in
 // order. Like n concurrent Waits it holds up to reserveAhead of slots at a
-// time, so a late wake-up loses none (the messages that were due leave
+// time (made in the order the calls took the gate, see reserve), so a late wake-up loses none (the messages that were due leave
 // together, still within the one-second log), but it needs one goroutine
 // and one timer instead of n. On an error it returns the times of the
 // messages let go before it.
