@@ -5,7 +5,10 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/url"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -102,4 +105,59 @@ func TestEnsureDatabaseCreatesMissing(t *testing.T) {
 	conn, err := pgx.Connect(ctx, u.String())
 	require.NoError(t, err)
 	require.NoError(t, conn.Close(ctx))
+}
+
+// TestContactPhoneCheck evaluates contacts' phone CHECK (migration 0010) on
+// edge cases and random strings and compares it with the E.164 pattern it
+// replaced: it must accept and refuse exactly the same numbers.
+func TestContactPhoneCheck(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tx := storetest.Tx(t)
+
+	var def string
+	require.NoError(t, tx.QueryRow(ctx, `
+		SELECT pg_get_constraintdef(oid) FROM pg_constraint
+		WHERE conrelid = 'contacts'::regclass AND conname = 'contacts_phone_check'`).Scan(&def))
+	expr, ok := strings.CutPrefix(def, "CHECK ")
+	require.True(t, ok, def)
+
+	e164 := regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+	inputs := []string{
+		"", "+", "+1", "+123456", "+1234567", "+123456789012345", "+1234567890123456",
+		"+0123456789", "5511987654321", "++5511987654", "+55 11987654", "+5511987654\n",
+		"+551198765432a", "+٥٥١١٩٨٧٦٥٤٣", "+5511９87654321", " +5511987654321", "+5511987654321+",
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	const alphabet = "+0123456789 a٣\n"
+	runes := []rune(alphabet)
+	for range 20000 {
+		var b strings.Builder
+		if rng.IntN(3) > 0 {
+			b.WriteByte('+')
+		}
+		for range rng.IntN(18) {
+			if rng.IntN(10) == 0 {
+				b.WriteRune(runes[rng.IntN(len(runes))])
+			} else {
+				b.WriteByte(byte('0' + rng.IntN(10)))
+			}
+		}
+		inputs = append(inputs, b.String())
+	}
+
+	rows, err := tx.Query(ctx, `SELECT phone, `+expr+` FROM unnest($1::text[]) AS phone`, inputs)
+	require.NoError(t, err)
+	accepted := 0
+	for rows.Next() {
+		var phone string
+		var pass bool
+		require.NoError(t, rows.Scan(&phone, &pass))
+		require.Equal(t, e164.MatchString(phone), pass, "phone %q", phone)
+		if pass {
+			accepted++
+		}
+	}
+	require.NoError(t, rows.Err())
+	require.Greater(t, accepted, 1000, "the random inputs should include many valid numbers")
 }
