@@ -288,8 +288,8 @@ func nowTimes(n int) []time.Time {
 func (*noThrottle) WaitN(ctx context.Context, _ int64, n int) ([]time.Time, error) {
 	return nowTimes(n), ctx.Err()
 }
-func (n *noThrottle) Depart(int64) error { return nil }
-func (n *noThrottle) SlowDown(int64)     { n.slowDowns++ }
+func (n *noThrottle) Depart(int64, time.Time) error { return nil }
+func (n *noThrottle) SlowDown(int64)                { n.slowDowns++ }
 
 func apiErr(code int) error { return &whatsapp.Error{HTTPStatus: 400, Code: code, Message: "x"} }
 

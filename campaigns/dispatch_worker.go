@@ -44,11 +44,12 @@ type MessageSender interface {
 }
 
 // Throttle paces sends per sender number; *throttle.Limiter is one. WaitN
-// grants messages; Depart holds it, right before its request, until the
-// number's last second has room (see throttle.Limiter.Depart).
+// takes n slots of the number's schedule and returns a moment before the
+// first; Depart holds a message, right before its request, until its slot
+// (see throttle.Limiter.Depart).
 type Throttle interface {
 	WaitN(ctx context.Context, senderID int64, n int) ([]time.Time, error)
-	Depart(senderID int64) error
+	Depart(senderID int64, slot time.Time) error
 	SlowDown(senderID int64)
 }
 
@@ -291,7 +292,7 @@ func (d *Dispatcher) run(ctx context.Context, args SendBatchArgs, info campaignI
 		// send it claimed, so that each claim reads only unclaimed rows.
 		cursor = args.FirstID
 		sweep  = true
-		spare  []time.Time // tokens taken and not used yet
+		spare  []time.Time // slots taken and not used yet
 	)
 	done := func() bool {
 		mu.Lock()
@@ -342,13 +343,13 @@ func (d *Dispatcher) run(ctx context.Context, args SendBatchArgs, info campaignI
 			}
 			n, from = int(min(int64(n), left)), args.FirstID
 		}
-		// Take the chunk's tokens before claiming it: a send is marked in
-		// flight only when it can go at once, so a process that dies leaves
-		// no claimed send waiting on the throttle, only requests already
-		// on the wire (which their webhooks reconcile).
-		// Tokens a claim took but could not use (it found fewer sends than
+		// Take the chunk's slots before claiming it: a send is marked in
+		// flight only when its slot is a moment away, so a process that
+		// dies leaves no claimed send waiting on the throttle, only
+		// requests already on the wire (which their webhooks reconcile).
+		// Slots a claim took but could not use (it found fewer sends than
 		// n) are used first: a rerun of a range mostly done finds empty
-		// stretches, and taking tokens for each left the number idle.
+		// stretches, and taking slots for each left the number idle.
 		grants := spare
 		spare = nil
 		if len(grants) > n {
@@ -368,11 +369,9 @@ func (d *Dispatcher) run(ctx context.Context, args SendBatchArgs, info campaignI
 			return false, errors.Join(err, firstErr)
 		}
 		if len(batch) < len(grants) {
-			// Unused tokens were granted already: they are due now.
-			now := time.Now()
-			for range grants[len(batch):] {
-				spare = append(spare, now)
-			}
+			// Slots the claim found no sends for go to the next claim;
+			// those it reaches too late take new ones (Depart).
+			spare = append(spare, grants[len(batch):]...)
 			grants = grants[:len(batch)]
 		}
 		if len(batch) == 0 {
@@ -431,8 +430,8 @@ func (d *Dispatcher) claimable(ctx context.Context, args SendBatchArgs) (int64, 
 	return n, nil
 }
 
-// reserve waits until the throttle lets n messages go for the sender and
-// returns when each was let go, in order.
+// reserve takes n slots of the sender's schedule and returns their times,
+// a moment before the first.
 func (d *Dispatcher) reserve(ctx context.Context, senderID int64, n int) ([]time.Time, error) {
 	return d.throttle.WaitN(ctx, senderID, n)
 }
@@ -465,38 +464,19 @@ func (d *Dispatcher) claim(ctx context.Context, args SendBatchArgs, from, to int
 	return out, nil
 }
 
-// departSlack is how long after its chunk's last token a send's request
-// may leave at the earliest: room for the claim, so that most chunks go out
-// on the schedule below rather than as soon as their claim returns.
-const departSlack = 20 * time.Millisecond
-
-// sendAll sends a chunk concurrently; its tokens were taken before the claim.
-// The requests leave at the pace their tokens were granted, a moment after
-// the last (departSlack or the claim, whichever is later): sent all at once
-// when the claim returns, a chunk's early tokens would go out late and bunch
-// up with the next chunk's, and the number would see up to a chunk more
-// than its rate in some second (the Cloud API answers 130429, and the
-// throttle halves its rate). Requests run to their own timeout even when ctx
-// ends (shutdown), so a chunk's outcomes are known and committed rather than
-// left unknown.
-func (d *Dispatcher) sendAll(ctx context.Context, info campaignInfo, batch []claimed, grants []time.Time) []outcome {
+// sendAll sends a chunk concurrently, each send at its slot (taken before
+// the claim). Requests run to their own timeout even when ctx ends
+// (shutdown), so a chunk's outcomes are known and committed rather than left
+// unknown.
+func (d *Dispatcher) sendAll(ctx context.Context, info campaignInfo, batch []claimed, slots []time.Time) []outcome {
 	out := make([]outcome, len(batch))
-	var shift time.Duration
-	if len(grants) > 0 {
-		shift = grants[len(grants)-1].Sub(grants[0]) + departSlack
-	}
 	sendPool.runAll(len(batch), func(i int) {
-		if i < len(grants) {
-			if wait := time.Until(grants[i].Add(shift)); wait > 0 {
-				time.Sleep(wait)
-			}
-		}
-		out[i] = d.sendOne(ctx, info, batch[i])
+		out[i] = d.sendOne(ctx, info, batch[i], slots[i])
 	})
 	return out
 }
 
-func (d *Dispatcher) sendOne(ctx context.Context, info campaignInfo, s claimed) outcome {
+func (d *Dispatcher) sendOne(ctx context.Context, info campaignInfo, s claimed, slot time.Time) outcome {
 	o := outcome{send: s}
 	if w := info.c.Window; w != nil {
 		if inside, open := w.nextOpen(d.cfg.NowFunc(), s.phone); !inside {
@@ -514,7 +494,7 @@ func (d *Dispatcher) sendOne(ctx context.Context, info campaignInfo, s claimed) 
 		o.status, o.err = "failed", apiErr
 		return o
 	}
-	if err := d.throttle.Depart(info.c.SenderID); err != nil {
+	if err := d.throttle.Depart(info.c.SenderID, slot); err != nil {
 		// Shutting down: the send goes back to the queue unsent.
 		o.status, o.refund, o.next = "queued", true, d.cfg.NowFunc()
 		return o

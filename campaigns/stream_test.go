@@ -49,8 +49,8 @@ type free struct{}
 func (free) WaitN(ctx context.Context, _ int64, n int) ([]time.Time, error) {
 	return make([]time.Time, n), ctx.Err()
 }
-func (free) Depart(int64) error { return nil }
-func (free) SlowDown(int64)     {}
+func (free) Depart(int64, time.Time) error { return nil }
+func (free) SlowDown(int64)                {}
 
 // TestShuffledDuplicatedStreamReport: the status stream of a 20,000-send
 // campaign, every event twice and the whole stream shuffled, applied in

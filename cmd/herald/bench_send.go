@@ -380,6 +380,7 @@ func (a *app) benchSend(ctx context.Context, o benchSendOptions) error {
 	var hwm int64
 	var workerCPU time.Duration
 	var peaks workerPeaks
+	var thr throttle.Stats
 	for _, w := range workers {
 		h, c, err := w.stop()
 		if err != nil {
@@ -387,6 +388,7 @@ func (a *app) benchSend(ctx context.Context, o benchSendOptions) error {
 		}
 		hwm, workerCPU = max(hwm, h), workerCPU+c
 		peaks.liveHeap, peaks.goroutines = max(peaks.liveHeap, w.peaks.liveHeap), max(peaks.goroutines, w.peaks.goroutines)
+		thr.Leases, thr.Slots, thr.HeldBack, thr.TopUps = thr.Leases+w.throttle.Leases, thr.Slots+w.throttle.Slots, thr.HeldBack+w.throttle.HeldBack, thr.TopUps+w.throttle.TopUps
 	}
 
 	fig, err := rig.sendFigures(ctx, o.webhooks)
@@ -396,6 +398,8 @@ func (a *app) benchSend(ctx context.Context, o benchSendOptions) error {
 	fig.print(a.stdout)
 	rig.printSim(a.stdout)
 	rig.printPacing(a.stdout, o.rate)
+	fmt.Fprintf(a.stdout, "throttle: %d leases took %d slots; %d messages held back (a second already full) took one more, in %d leases\n",
+		thr.Leases, thr.Slots, thr.HeldBack, thr.TopUps)
 	fmt.Fprintf(a.stdout, "worker: peak RSS (VmHWM) %.0f MB (live heap at most %.0f MB, at most %d goroutines), CPU %.1f s (%.0f µs per send)\n",
 		float64(hwm)/(1<<20), float64(peaks.liveHeap)/(1<<20), peaks.goroutines, workerCPU.Seconds(), workerCPU.Seconds()*1e6/float64(fig.sends))
 	if len(workers) > 1 {
@@ -411,10 +415,11 @@ func (a *app) benchSend(ctx context.Context, o benchSendOptions) error {
 
 // benchWorker is a `herald bench worker` child process.
 type benchWorker struct {
-	cmd   *exec.Cmd
-	hwm   chan int64
-	done  bool
-	peaks workerPeaks // set before hwm is sent
+	cmd      *exec.Cmd
+	hwm      chan int64
+	done     bool
+	peaks    workerPeaks    // set before hwm is sent
+	throttle throttle.Stats // set before hwm is sent
 }
 
 // startWorker runs `herald bench worker` against the scratch database and
@@ -454,6 +459,9 @@ func (r *benchRig) startWorker(ctx context.Context, args []string, ln net.Listen
 		for sc.Scan() {
 			if v, ok := strings.CutPrefix(sc.Text(), "peaks "); ok {
 				_, _ = fmt.Sscan(v, &w.peaks.liveHeap, &w.peaks.goroutines)
+			}
+			if v, ok := strings.CutPrefix(sc.Text(), "throttle "); ok {
+				_, _ = fmt.Sscan(v, &w.throttle.Leases, &w.throttle.Slots, &w.throttle.HeldBack, &w.throttle.TopUps)
 			}
 			if v, ok := strings.CutPrefix(sc.Text(), "vmhwm "); ok {
 				hwm, _ = strconv.ParseInt(v, 10, 64)
@@ -530,6 +538,8 @@ func (a *app) benchWorkerCmd() *cobra.Command {
 			eng.stop(ctx)
 			p := <-peaks
 			fmt.Fprintf(a.stdout, "peaks %d %d\n", p.liveHeap, p.goroutines)
+			st := eng.limiter.Stats()
+			fmt.Fprintf(a.stdout, "throttle %d %d %d %d\n", st.Leases, st.Slots, st.HeldBack, st.TopUps)
 			fmt.Fprintf(a.stdout, "vmhwm %d\n", peakRSS())
 			return nil
 		},

@@ -216,6 +216,9 @@ func (e *engine) stop(ctx context.Context) {
 		}
 		e.applier.Stop()
 		e.limiter.Stop()
+		st := e.limiter.Stats()
+		e.logger.Info("throttle", slog.Int64("leases", st.Leases), slog.Int64("slots", st.Slots),
+			slog.Int64("held_back", st.HeldBack), slog.Int64("top_ups", st.TopUps))
 		if e.ownPool {
 			e.pool.Close()
 		}

@@ -2,91 +2,71 @@
 // herald process on one database together stays under the number's rate.
 //
 // The Cloud API caps each business phone number (80 msg/s by default, 1,000
-// after Meta's upgrade) and answers 130429 when the cap is exceeded. Each
-// Limiter paces locally with a golang.org/x/time/rate.Limiter per number and
-// learns its share of the number's rate through two tables (migration 0003).
+// after Meta's upgrade) and answers 130429 when the cap is exceeded.
 //
-// # Shares
+// # One schedule per number
 //
-// A process is a member for a number while it wants to send for it: a Wait
-// for the number is in progress or returned within MemberTTL. Every
-// Heartbeat each member runs one statement that upserts its throttle_members
-// rows (seen_at = now()) for all the numbers it wants and deletes its rows
-// for the others, then, in the same round trip, one query that reads each
-// number's rate_per_second and status, the shared AIMD factor and the live
-// members (seen within MemberTTL). Its local rate is
+// A number's rate is a schedule of slots, one message each, spaced
+// 1 / (rate_per_second × factor × (1 − Headroom)) apart, kept in one row of
+// throttle_senders (migration 0011). next_slot is the first instant no
+// process holds yet. A process that wants n messages runs one statement
+// (leaseSQL) that takes the n slots from next_slot on, or from Lead after
+// now if the schedule has fallen behind, and moves next_slot past them. The
+// row lock orders concurrent leases, so no slot is ever handed out twice,
+// whichever process asks: slots of different processes never overlap, and
+// together they never exceed the rate. It is a token bucket of burst one in
+// its virtual-scheduling form (GCRA), kept in the database instead of in a
+// process.
 //
-//	rate_per_second × factor / live members × (1 − Headroom)
+// A process takes slots only when it has messages to send, so whoever has
+// work gets the whole rate, and an idle process holds none. The first
+// design split the rate into equal shares among live processes; a process
+// between jobs kept its share for seconds, and three processes reached 84 %
+// of the rate (docs/BENCHMARKS.md, "Campaign engine"). Sharing by schedule
+// also needs no membership: no heartbeats, no admission, nothing to expire
+// when a process dies (its unused slots, a second at most, just pass).
 //
-// A rate change in sender_numbers therefore applies within a Heartbeat.
+// rate_per_second and status are read on every lease, so a new rate
+// applies at the next lease and a stopped number grants nothing from then
+// on.
 //
-// Locally, Waits take slots from the token bucket (Burst 1 by default, so
-// an idle member does not save up a bunch). Several Waits may hold slots up
-// to 25 ms ahead, so a wake-up a few milliseconds late (common on a busy
-// host, and longer than the 1 ms between messages at 1,000/s) does not lose
-// its slot; the messages that were due leave together instead. A per-member
-// log of the last second's sends then holds a message back while that second
-// already carries the member's rate, so those catch-up groups never put more
-// than the rate into a one-second window, and the members' sum stays under
-// the number's rate. Headroom (1 % by default) is left for what herald does
-// not see: the delays between a message leaving (Depart) and Meta counting
-// it, a process paused by its host or its collector, network jitter. Depart
-// turns most of it into a guard: a member's departures fit its whole share
-// into any window of a second plus 8 ms, so messages held up on their way
-// by up to 8 ms still fit the share into every second as Meta counts them.
-// Measured here, such delays were under 3 ms for 999 messages in 1,000, with
-// rare pauses of 10 to 45 ms; 0.5 % left a 130429 about every 20 s at
-// 1,000/s (docs/BENCHMARKS.md, "Campaign engine"). Inbound messages also
-// count against the cap (reference §5.1); if they matter, 130429 and the
-// AIMD factor take care of them.
+// # Slots on this process's clock
 //
-// # Joining without overshoot
+// The lease returns next_slot and the server's clock right after the
+// update; the process places the slots on its own clock through its offset
+// to the server's (offsetFilter: the lowest reading of the last seconds,
+// since a slow answer would place the slots late, onto the next holder's).
+// Processes on different hosts therefore need no synchronised clocks.
 //
-// Existing members learn of a new member only at their next heartbeat, so a
-// member that started sending on joining would push the sum above the rate
-// for up to a Heartbeat. A new member therefore sends nothing until every
-// live member has provably counted it:
+// # Departures
 //
-//  1. Its first heartbeat inserts its row with admit_after NULL.
-//  2. Its next heartbeat, run at once by Tick, sets admit_after = now(). That
-//     transaction began after the insert committed, so admit_after is later
-//     than the commit.
-//  3. It is admitted when every other live member has seen_at > admit_after.
-//     A member's seen_at is the start of its heartbeat transaction, and its
-//     read runs later in that transaction, so that read saw the new row:
-//     the member already divides by n+1.
+// WaitN returns Lead before the first slot; the dispatcher claims its sends
+// in between and lets each go through Depart, which waits for its slot.
+// Timers fire late now and then (under a millisecond mostly, 5 ms one time
+// in a thousand on a quiet 2-core host, far more on a saturated one), so a
+// message often leaves a little after its slot. Leaving late is harmless
+// while it does not put more messages into a second than that second's
+// slots: each process keeps a ledger of the slots it holds and the messages
+// it let leave over the last second, and a message leaves only while this
+// process's departures in the last second are fewer than its slots in that
+// second and Grace before it. Summed over processes, whose slots are
+// disjoint, no second carries more than
 //
-// While it waits, the others already run at rate/(n+1), so the sum stays at
-// or below the rate throughout; the new member starts within about two
-// Heartbeats. Two members joining together each wait for the other: the one
-// that cannot see the other's row yet is admitted first, and the other only
-// after the first has re-read. A member seen again after its row expired
-// (a long pause) is treated as joining anew, since the others stopped
-// counting it. All seen_at and admit_after values come from the database
-// server's clock, so process clocks do not matter here (the argument does
-// assume that clock is not stepped backwards).
+//	rate × (1 − Headroom) × (1 s + Grace)
 //
-// Leaving only lowers the sum. Stop stops local sending, then deletes the
-// member's rows, and the others take its share at their next heartbeat. A
-// crashed member's rows stop counting after MemberTTL and are deleted by a
-// later heartbeat (SKIP LOCKED, in its own transaction, so it never waits).
+// messages, plus one per process. A message the rule holds back takes one
+// more slot (the messages held back meanwhile share one lease) and leaves
+// at that one. A process's departures for a number also pass a local token
+// bucket (golang.org/x/time/rate) a little faster than the rate with a
+// burst of Grace's worth, so that messages that fell behind catch up one at
+// a time, not in a group.
 //
-// A member must not keep sending after the others have counted it dead, for
-// example while the database is unreachable. Its share is a lease: it sends
-// only until MemberTTL − Heartbeat after the start of its last successful
-// heartbeat, which is before the others can see its row expire.
-//
-// Residual excess: a member lowers its local limit a moment after its read
-// (the result has to reach it), slots already taken (at most 25 ms ahead)
-// keep their place, and a new member may send one Burst at once on
-// admission. Each is a few messages at most, and the per-member one-second
-// log keeps every member within its own share of any second. A rate lowered
-// in sender_numbers applies within a Heartbeat, not at once.
-//
-// The price of never overshooting is a dip on every join: from the moment
-// the others count the new member until it is admitted (up to about two
-// Heartbeats) the number runs at n/(n+1) of its rate, and a member whose
-// share falls pauses until its last second fits the new share.
+// Headroom (1 % by default) pays for Grace (a third of it by default) and
+// for what herald cannot see: the time from Depart to the Cloud API
+// counting the message, which varies with the network, the host and the
+// process's collector. Inbound messages also count against the cap
+// (reference §5.1); if they matter, 130429 and the AIMD factor take care
+// of them.
 //
 // # AIMD on 130429
 //
@@ -94,18 +74,12 @@
 // MinFactor), or by the milder CalmDecreaseFactor when the last decrease is
 // more than CalmAfter old: a lone 130429 is most often a few messages
 // bunched on their way, a real overload answers 130429 again; every whole
-// second without a decrease adds IncreaseStep back, up to 1. The factor is shared through throttle_senders, not kept per
-// process: the cap belongs to the number, so one member's 130429 means every
-// member is contributing to the overload, and a per-process factor would
-// leave the others at full speed (and make the decrease depend on which
-// process happened to hit the error). The member that saw the error slows at
-// once; the others at their next heartbeat.
-//
-// The table stores the factor right after the last decrease and its time;
-// each member adds the recovery itself, so nothing writes while the factor
-// climbs back. A decrease is written with the member's NowFunc time and
-// applies in the database only if the last one is at least a second (or a
-// Heartbeat, if longer) older, so a burst of 130429s from one overload,
-// across members, counts once. Clock differences between processes shift
-// only the recovery, by IncreaseStep per second of difference.
+// second without a decrease adds IncreaseStep back, up to 1. The factor is
+// shared through throttle_senders, not kept per process: the cap belongs to
+// the number, so one process's 130429 slows every process's next lease.
+// The table stores the factor right after the last decrease and its time,
+// by the server's clock; each lease adds the recovery since, so nothing
+// writes while the factor climbs back. A decrease applies only if the last
+// one is at least a second old, so a burst of 130429s from one overload,
+// across processes, counts once. Slots already taken keep their spacing.
 package throttle

@@ -3,35 +3,46 @@ package throttle
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/time/rate"
 )
 
-// ErrStopped is returned by Wait and Start once Stop has been called.
+// ErrStopped is returned by WaitN, Depart and Start once Stop has been
+// called.
 var ErrStopped = errors.New("limiter stopped")
 
-// ErrSenderStopped is returned by Wait while the sender number's status is
-// not 'active'. It is re-read on every heartbeat.
+// ErrSenderStopped is returned by WaitN while the sender number's status is
+// not 'active'. It is read on every lease.
 var ErrSenderStopped = errors.New("sender number stopped")
 
 // Config configures a Limiter. A zero field takes its default.
 type Config struct {
-	// Heartbeat is how often the limiter renews its membership rows and
-	// re-reads rates, member counts and the shared factor. A change made by
-	// another process (a member joining or leaving, a new rate_per_second, a
-	// 130429 elsewhere) applies here within one Heartbeat. Default 1s.
-	Heartbeat time.Duration
-	// MemberTTL is how long a member may go unseen before the others count
-	// it dead and take its share, and how long after its last Wait a sender
-	// stays wanted. It must be at least 3×Heartbeat. Default 5s.
-	MemberTTL time.Duration
+	// Headroom is the fraction of the rate left unused, for the delays
+	// herald cannot see between a message leaving and the Cloud API
+	// counting it (see doc.go). In [0, 0.5). Default 0.01; the zero value
+	// means the default, so ask for a tiny value (1e-9) to pace at the full
+	// rate.
+	Headroom float64
+	// Grace lengthens the second over which Depart counts this process's
+	// slots against its departures (see ledger.admit): a message may leave
+	// up to Grace after the slots of its second, which is what a host's
+	// timers need now and then. Default: a third of Headroom's share of a
+	// second (3.3 ms at 1 %), so that the number stays under its rate with
+	// the rest of Headroom left for the way to the Cloud API (see doc.go).
+	Grace time.Duration
+	// Lead is how long before a lease's first slot WaitN returns: room for
+	// the claim between the two. When the number's schedule has fallen
+	// behind, the first slot is Lead after the lease. Default 40ms: at
+	// 20ms, claims slowed by a busy host made a third more messages miss
+	// their slots.
+	Lead time.Duration
 	// MinFactor is the AIMD floor, as a fraction of the configured rate.
 	// In (0, 1]. Default 0.1.
 	MinFactor float64
@@ -43,51 +54,38 @@ type Config struct {
 	DecreaseFactor float64
 	// CalmDecreaseFactor multiplies the factor on a 130429 after CalmAfter
 	// without one (or the first ever): a lone 130429 at the number's rate is
-	// more often a few messages bunched on the way (Headroom's guard was not
-	// enough) than a lower cap, and halving the rate for it cost seconds of
-	// sending each time. A real overload answers 130429 again, and the next
-	// decreases take DecreaseFactor. In (0, 1). Default 0.9.
+	// more often a few messages bunched on the way than a lower cap, and
+	// halving the rate for it cost seconds of sending each time. A real
+	// overload answers 130429 again, and the next decreases take
+	// DecreaseFactor. In (0, 1). Default 0.9.
 	CalmDecreaseFactor float64
 	// CalmAfter: see CalmDecreaseFactor. Default 30s.
 	CalmAfter time.Duration
-	// Headroom is the fraction of the rate left unused, for the jitter
-	// herald cannot see: messages paced evenly here reach Meta with varying
-	// delays (see Depart). In [0, 0.5). Default 0.01; the zero value means
-	// the default, so ask for a tiny value (1e-9) to pace at the full rate.
-	Headroom float64
-	// Burst is the local rate.Limiter's burst: how many messages a member
-	// that has been idle may send at once. 1 gives the smoothest flow; late
-	// wake-ups are made up without it (see Wait). Default 1.
-	Burst int
-	// NowFunc is the clock for membership demand, leases and AIMD. Pacing
-	// always sleeps on the real clock. Default time.Now.
-	NowFunc func() time.Time
 }
 
 func (c Config) withDefaults() Config {
-	c.Heartbeat = cmp.Or(c.Heartbeat, time.Second)
-	c.MemberTTL = cmp.Or(c.MemberTTL, 5*time.Second)
+	c.Headroom = cmp.Or(c.Headroom, 0.01)
+	c.Grace = cmp.Or(c.Grace, time.Duration(c.Headroom/3*float64(time.Second)))
+	c.Lead = cmp.Or(c.Lead, 40*time.Millisecond)
 	c.MinFactor = cmp.Or(c.MinFactor, 0.1)
 	c.IncreaseStep = cmp.Or(c.IncreaseStep, 0.05)
 	c.DecreaseFactor = cmp.Or(c.DecreaseFactor, 0.5)
 	c.CalmDecreaseFactor = cmp.Or(c.CalmDecreaseFactor, 0.9)
 	c.CalmAfter = cmp.Or(c.CalmAfter, 30*time.Second)
-	c.Headroom = cmp.Or(c.Headroom, 0.01)
-	c.Burst = cmp.Or(c.Burst, 1)
-	if c.NowFunc == nil {
-		c.NowFunc = time.Now
-	}
 	return c
 }
 
 // mustValidate panics on a configuration only a programmer can get wrong.
 func (c Config) mustValidate() {
 	var bad []string
-	if c.Heartbeat < 0 {
-		bad = append(bad, "Heartbeat must be positive")
+	if c.Headroom < 0 || c.Headroom >= 0.5 {
+		bad = append(bad, "Headroom must be in [0, 0.5)")
 	}
-	if c.MemberTTL < 3*c.Heartbeat {
-		bad = append(bad, "MemberTTL must be at least 3×Heartbeat")
+	if c.Grace <= 0 {
+		bad = append(bad, "Grace must be positive")
+	}
+	if c.Lead <= 0 {
+		bad = append(bad, "Lead must be positive")
 	}
 	if c.MinFactor <= 0 || c.MinFactor > 1 {
 		bad = append(bad, "MinFactor must be in (0, 1]")
@@ -101,262 +99,332 @@ func (c Config) mustValidate() {
 	if c.CalmDecreaseFactor <= 0 || c.CalmDecreaseFactor >= 1 {
 		bad = append(bad, "CalmDecreaseFactor must be in (0, 1)")
 	}
-	if c.CalmAfter < c.Heartbeat {
-		bad = append(bad, "CalmAfter must be at least Heartbeat")
-	}
-	if c.Headroom < 0 || c.Headroom >= 0.5 {
-		bad = append(bad, "Headroom must be in [0, 0.5)")
-	}
-	if c.Burst < 1 {
-		bad = append(bad, "Burst must be at least 1")
+	if c.CalmAfter < time.Second {
+		bad = append(bad, "CalmAfter must be at least a second")
 	}
 	if len(bad) > 0 {
 		panic(fmt.Sprintf("throttle: invalid Config: %v", bad))
 	}
 }
 
+// slowWindow: 130429s closer together than this count once, whichever
+// process saw them.
+const slowWindow = time.Second
+
+// departSpeedup is how much faster than the number's rate a process's token
+// bucket refills (see Depart): at exactly the rate, messages that left a
+// little late would hold up the ones on time after them for good.
+const departSpeedup = 1.05
+
 // Limiter paces sends per sender number so that all herald processes on one
 // database together stay under each number's rate. See the package doc for
 // the protocol.
 type Limiter struct {
-	logger   *slog.Logger
-	pool     *pgxpool.Pool
-	cfg      Config
-	memberID string
-	// lease is how long after the start of its last successful heartbeat
-	// this member may send: the others count it dead MemberTTL after they
-	// last saw it, and one Heartbeat of margin covers a reservation already
-	// made and differences between clocks' rates.
-	lease time.Duration
-	// slowWindow: 130429s closer together than this count once. Other
-	// members learn of a decrease within a Heartbeat, so 130429s in that
-	// time belong to the same overload.
-	slowWindow time.Duration
+	logger *slog.Logger
+	pool   *pgxpool.Pool
+	cfg    Config
 
-	kick     chan struct{} // a new sender is wanted: heartbeat now
-	done     chan struct{} // closed by Stop
-	stopOnce sync.Once
-	tickMu   sync.Mutex // one heartbeat at a time
+	done    chan struct{}  // closed by Stop
+	slowing sync.WaitGroup // SlowDowns being written
 
-	mu        sync.Mutex
-	senders   map[int64]*sender
-	leaseFrom time.Time // NowFunc at the start of the last successful heartbeat
-	held      bool      // this member may have rows in throttle_members
-	started   bool
-	stopped   bool
-	cancel    context.CancelFunc
-	loopDone  chan struct{}
+	mu      sync.Mutex
+	isDone  bool              // done is closed; guards slowing.Go against Stop's Wait
+	senders map[int64]*ledger // per number, this process
+	offset  offsetFilter      // this clock minus the server's
+
+	leases, slots, heldBack, topUps atomic.Int64
 }
 
-// NewLimiter returns a Limiter with a random member id. It panics on an
-// invalid Config.
+// NewLimiter returns a Limiter. It panics on an invalid Config.
 func NewLimiter(logger *slog.Logger, pool *pgxpool.Pool, cfg Config) *Limiter {
 	cfg = cfg.withDefaults()
 	cfg.mustValidate()
 	return &Limiter{
-		logger:     logger,
-		pool:       pool,
-		cfg:        cfg,
-		memberID:   rand.Text(),
-		lease:      cfg.MemberTTL - cfg.Heartbeat,
-		slowWindow: max(time.Second, cfg.Heartbeat),
-		kick:       make(chan struct{}, 1),
-		done:       make(chan struct{}),
-		senders:    make(map[int64]*sender),
-		held:       true, // the first heartbeat checks the database even if idle
+		logger:  logger,
+		pool:    pool,
+		cfg:     cfg,
+		done:    make(chan struct{}),
+		senders: make(map[int64]*ledger),
 	}
 }
 
-// Start runs a first heartbeat, which checks that the database answers and
-// is migrated, then heartbeats every Config.Heartbeat until ctx is cancelled
-// or Stop is called. Cancelling ctx leaves this member's rows to expire;
-// Stop deletes them at once.
+// Start checks that the database answers and holds the throttle's table.
+// The limiter keeps no background work: every lease is one statement.
 func (l *Limiter) Start(ctx context.Context) error {
-	l.mu.Lock()
-	if l.stopped {
-		l.mu.Unlock()
+	if l.stopped() {
 		return ErrStopped
 	}
-	if l.started {
-		l.mu.Unlock()
-		return errors.New("limiter already started")
+	if _, err := l.pool.Exec(ctx, `SELECT next_slot FROM throttle_senders LIMIT 0`); err != nil {
+		return fmt.Errorf("throttle: %w", err)
 	}
-	l.started = true
-	l.mu.Unlock()
-
-	if err := l.Tick(ctx); err != nil {
-		return fmt.Errorf("first heartbeat: %w", err)
-	}
-	loopCtx, cancel := context.WithCancel(ctx)
-	loopDone := make(chan struct{})
-	l.mu.Lock()
-	l.cancel, l.loopDone = cancel, loopDone
-	l.mu.Unlock()
-	go l.loop(loopCtx, loopDone)
 	return nil
 }
 
-func (l *Limiter) loop(ctx context.Context, loopDone chan struct{}) {
-	defer close(loopDone)
-	ticker := time.NewTicker(l.cfg.Heartbeat)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-		case <-l.kick:
+// Stop makes every WaitN and Depart return ErrStopped and waits for
+// decreases being written. It is safe to call more than once.
+func (l *Limiter) Stop() {
+	l.mu.Lock()
+	if !l.isDone {
+		l.isDone = true
+		close(l.done)
+	}
+	l.mu.Unlock()
+	l.slowing.Wait()
+}
+
+func (l *Limiter) stopped() bool {
+	select {
+	case <-l.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Wait is WaitN for one message.
+func (l *Limiter) Wait(ctx context.Context, senderID int64) (time.Time, error) {
+	slots, err := l.WaitN(ctx, senderID, 1)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return slots[0], nil
+}
+
+// WaitN takes n consecutive slots of senderID's schedule and returns their
+// times, on this process's clock, Lead before the first: the caller claims
+// the sends in between, then lets each leave through Depart at its slot. It
+// returns ErrSenderStopped while the number is stopped and a
+// store.ErrNotFound error for an unknown number. Slots taken are spent: a
+// caller that ends early (ctx, Stop) leaves them unused, and nobody else
+// sends in them.
+func (l *Limiter) WaitN(ctx context.Context, senderID int64, n int) ([]time.Time, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	if l.stopped() {
+		return nil, ErrStopped
+	}
+	slots, err := l.take(ctx, senderID, n)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.sleep(ctx, time.Until(slots[0].Add(-l.cfg.Lead))); err != nil {
+		return nil, err
+	}
+	return slots, nil
+}
+
+// take leases n slots and places them on this process's clock.
+func (l *Limiter) take(ctx context.Context, senderID int64, n int) ([]time.Time, error) {
+	sc, err := lease(ctx, l.pool, senderID, n, l.cfg.Lead, l.cfg.Headroom, l.cfg.IncreaseStep)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	l.mu.Lock()
+	offset := l.offset.observe(now, now.Sub(sc.dbNow))
+	l.mu.Unlock()
+	first := sc.start(n).Add(offset)
+	l.leases.Add(1)
+	l.slots.Add(int64(n))
+	slots := make([]time.Time, n)
+	for i := range slots {
+		slots[i] = first.Add(time.Duration(i) * sc.spacing)
+	}
+	g := l.ledger(senderID)
+	g.hold(slots)
+	g.pacer.SetLimit(rate.Every(time.Duration(float64(sc.spacing) / departSpeedup)))
+	g.pacer.SetBurst(1 + int(l.cfg.Grace/sc.spacing))
+	return slots, nil
+}
+
+// offsetFilter estimates how far this process's clock is ahead of the
+// database server's. Each lease gives one reading: the time its answer
+// arrived here minus the server's clock when it was written, which is the
+// offset plus the answer's way back. That way is usually a fraction of a
+// millisecond but now and then several (a busy core, a collector pause), and
+// a late reading would place the lease's slots late here, onto the next
+// holder's. The lowest reading of the last offsetWindow or two is the
+// estimate: the fastest answer is the truest, and a window lets it follow
+// the clocks' drift.
+type offsetFilter struct {
+	cur, prev   time.Duration // lowest reading of this window and the last
+	windowStart time.Time
+	any         bool
+}
+
+const offsetWindow = 10 * time.Second
+
+func (f *offsetFilter) observe(now time.Time, reading time.Duration) time.Duration {
+	switch {
+	case !f.any:
+		f.cur, f.prev, f.windowStart, f.any = reading, reading, now, true
+	case now.Sub(f.windowStart) >= offsetWindow:
+		f.prev, f.cur, f.windowStart = f.cur, reading, now
+	default:
+		f.cur = min(f.cur, reading)
+	}
+	return min(f.cur, f.prev)
+}
+
+// Stats counts this limiter's leases and the slots they took, the messages
+// Depart held back (the ledger's second was full) and the leases taken to
+// top them up.
+type Stats struct {
+	Leases, Slots, HeldBack, TopUps int64
+}
+
+// Stats returns the counts so far.
+func (l *Limiter) Stats() Stats {
+	return Stats{Leases: l.leases.Load(), Slots: l.slots.Load(), HeldBack: l.heldBack.Load(), TopUps: l.topUps.Load()}
+}
+
+func (l *Limiter) ledger(senderID int64) *ledger {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	g := l.senders[senderID]
+	if g == nil {
+		g = newLedger()
+		l.senders[senderID] = g
+	}
+	return g
+}
+
+// sleep waits d, or until ctx ends or the limiter stops.
+func (l *Limiter) sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-l.done:
+		return ErrStopped
+	}
+}
+
+// Depart blocks until a message whose slot WaitN gave may leave, and
+// should be called right before its request is written. It waits for the
+// slot, then for this process's token bucket for the number
+// (golang.org/x/time/rate, a little faster than the rate, with a burst of
+// Grace's worth: messages on their slots never wait for it, and messages
+// that fell behind catch up one at a time rather than together), then
+// checks the ledger's rule: no more messages in any second than slots held
+// in it (see ledger.admit). A message the rule holds back takes one more
+// slot and leaves at that one: waiting instead for room in the second
+// could take up to a second, and the chunks such messages hold keep their
+// jobs from taking the slots that would make room.
+//
+// ctx's end is ignored: the message was granted and claimed, so it leaves,
+// or its caller puts it back unsent when Depart returns ErrStopped or an
+// error of a new lease.
+func (l *Limiter) Depart(senderID int64, slot time.Time) error {
+	ctx := context.Background()
+	g := l.ledger(senderID)
+	if err := l.sleep(ctx, time.Until(slot)); err != nil {
+		return err
+	}
+	r := g.pacer.Reserve()
+	if err := l.sleep(ctx, r.Delay()); err != nil {
+		r.Cancel()
+		return err
+	}
+	for held := false; ; held = true {
+		if g.admit(time.Now(), l.cfg.Grace) == 0 {
+			return nil
 		}
-		if err := l.Tick(ctx); err != nil && ctx.Err() == nil && !errors.Is(err, ErrStopped) {
-			l.logger.WarnContext(ctx, "throttle heartbeat",
-				slog.String("member_id", l.memberID), slog.Any("error", err))
+		if !held {
+			l.heldBack.Add(1)
+		}
+		slot, err := l.topUp(senderID, g)
+		if err != nil {
+			return err
+		}
+		if err := l.sleep(ctx, time.Until(slot)); err != nil {
+			return err
 		}
 	}
 }
 
-// Stop makes every Wait return ErrStopped, ends the heartbeat loop and
-// deletes this member's rows so that the others take its share at their next
-// heartbeat rather than after MemberTTL. Decreases not yet written are
-// written. It is safe to call more than once.
-func (l *Limiter) Stop() {
-	l.stopOnce.Do(func() {
-		l.mu.Lock()
-		l.stopped = true
-		close(l.done)
-		cancel, loopDone := l.cancel, l.loopDone
-		p := l.paramsLocked(nil)
-		for _, s := range l.senders {
-			if !s.pendingSlow.IsZero() {
-				p.SlowSenderIDs = append(p.SlowSenderIDs, s.id)
-			}
+// topUp returns one more slot of senderID for a message held back. The
+// messages held back while a top-up lease is on its way share the next.
+func (l *Limiter) topUp(senderID int64, g *ledger) (time.Time, error) {
+	g.topMu.Lock()
+	if g.next == nil {
+		g.next = &topUp{done: make(chan struct{})}
+	}
+	b := g.next
+	i := b.n
+	b.n++
+	if !g.leasing {
+		g.leasing = true
+		go l.leaseTopUps(senderID, g)
+	}
+	g.topMu.Unlock()
+	select {
+	case <-b.done:
+	case <-l.done:
+		return time.Time{}, ErrStopped
+	}
+	if b.err != nil {
+		return time.Time{}, b.err
+	}
+	return b.slots[i], nil
+}
+
+func (l *Limiter) leaseTopUps(senderID int64, g *ledger) {
+	for {
+		g.topMu.Lock()
+		b := g.next
+		g.next = nil
+		if b == nil {
+			g.leasing = false
+			g.topMu.Unlock()
+			return
 		}
-		slices.Sort(p.SlowSenderIDs)
-		for _, id := range p.SlowSenderIDs {
-			p.SlowedAts = append(p.SlowedAts, l.senders[id].pendingSlow)
-		}
-		l.mu.Unlock()
-		if cancel != nil {
-			cancel()
-			<-loopDone
-		}
-		l.tickMu.Lock() // let a Tick called directly finish first
-		defer l.tickMu.Unlock()
-		ctx, cancelCtx := context.WithTimeout(context.Background(), l.cfg.MemberTTL)
-		defer cancelCtx()
-		// With no wanted senders the heartbeat statement deletes every row
-		// of this member.
-		if _, err := memberHeartbeat(ctx, l.pool, p); err != nil {
-			l.logger.Warn("throttle deregister; rows will expire instead",
-				slog.String("member_id", l.memberID), slog.Any("error", err))
+		g.topMu.Unlock()
+		l.topUps.Add(1)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		b.slots, b.err = l.take(ctx, senderID, b.n)
+		cancel()
+		close(b.done)
+	}
+}
+
+// SlowDown records a 130429 for senderID: the number's factor, shared by
+// every process, is multiplied by DecreaseFactor, or by CalmDecreaseFactor
+// after a calm period (floored at MinFactor). Every lease from then on, in
+// any process, is spaced at the lower rate; slots already taken keep theirs.
+// A 130429 within a second of the last decrease, seen here or elsewhere, is
+// part of the same overload and changes nothing. The write runs in the
+// background; Stop waits for it.
+func (l *Limiter) SlowDown(senderID int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.isDone {
+		return
+	}
+	l.slowing.Go(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := l.slowDown(ctx, senderID); err != nil {
+			l.logger.Warn("throttle slow down", slog.Int64("sender_id", senderID), slog.Any("error", err))
 		}
 	})
 }
 
-func (l *Limiter) paramsLocked(senderIDs []int64) *heartbeatParams {
-	return &heartbeatParams{
-		MemberID:       l.memberID,
-		SenderIDs:      senderIDs,
-		MemberTTL:      l.cfg.MemberTTL,
-		SlowWindow:     l.slowWindow,
+func (l *Limiter) slowDown(ctx context.Context, senderID int64) error {
+	return slow(ctx, l.pool, slowParams{
+		SenderID:       senderID,
 		MinFactor:      l.cfg.MinFactor,
 		IncreaseStep:   l.cfg.IncreaseStep,
 		DecreaseFactor: l.cfg.DecreaseFactor,
 		CalmFactor:     l.cfg.CalmDecreaseFactor,
 		CalmAfter:      l.cfg.CalmAfter,
-	}
-}
-
-// Tick runs one heartbeat now: it writes this member's rows and pending
-// decreases, then re-reads every wanted sender's rate, members and factor
-// and applies them. When it has just joined a sender it runs a second round
-// at once, which sets the instant its admission is measured from. Start
-// calls it every Heartbeat; tests call it to step the protocol.
-func (l *Limiter) Tick(ctx context.Context) error {
-	l.tickMu.Lock()
-	defer l.tickMu.Unlock()
-	again, err := l.tickOnce(ctx)
-	if err != nil || !again {
-		return err
-	}
-	_, err = l.tickOnce(ctx)
-	return err
-}
-
-func (l *Limiter) tickOnce(ctx context.Context) (again bool, err error) {
-	now := l.cfg.NowFunc()
-	l.mu.Lock()
-	if l.stopped {
-		l.mu.Unlock()
-		return false, ErrStopped
-	}
-	var wanted, slow []int64
-	for id, s := range l.senders {
-		switch {
-		case s.waiters > 0 || now.Sub(s.lastWant) < l.cfg.MemberTTL:
-			wanted = append(wanted, id)
-		case s.pendingSlow.IsZero():
-			delete(l.senders, id) // released; a later Wait starts afresh
-		}
-		if !s.pendingSlow.IsZero() {
-			slow = append(slow, id)
-		}
-	}
-	slices.Sort(wanted)
-	slices.Sort(slow)
-	p := l.paramsLocked(wanted)
-	p.SlowSenderIDs = slow
-	for _, id := range slow {
-		s := l.senders[id]
-		p.SlowedAts = append(p.SlowedAts, s.pendingSlow)
-		s.pendingSlow = time.Time{}
-	}
-	if len(wanted) == 0 && len(slow) == 0 && !l.held {
-		l.leaseFrom = now
-		l.mu.Unlock()
-		return false, nil
-	}
-	l.mu.Unlock()
-
-	states, err := memberHeartbeat(ctx, l.pool, p)
-	if err != nil {
-		l.mu.Lock()
-		for i, id := range slow { // write them next time
-			if s := l.senders[id]; s != nil && s.pendingSlow.IsZero() {
-				s.pendingSlow = p.SlowedAts[i]
-			}
-		}
-		l.mu.Unlock()
-		return false, err
-	}
-
-	l.mu.Lock()
-	lapsed := l.leaseFrom.IsZero() || now.Sub(l.leaseFrom) >= l.lease
-	l.leaseFrom = now
-	l.held = len(wanted) > 0
-	byID := make(map[int64]*senderState, len(states))
-	for i := range states {
-		byID[states[i].SenderID] = &states[i]
-	}
-	var reap bool
-	for _, id := range wanted {
-		s := l.senders[id]
-		if s == nil {
-			continue
-		}
-		st := byID[id]
-		if st != nil {
-			again = again || st.AdmitAfter == nil
-			reap = reap || st.Dead > 0
-		}
-		l.observeLocked(s, st, now)
-		l.applyLocked(s, now, lapsed)
-	}
-	l.mu.Unlock()
-
-	if reap {
-		if err := memberReap(ctx, l.pool, wanted, l.cfg.MemberTTL); err != nil {
-			return again, err
-		}
-	}
-	return again, nil
+		SlowWindow:     slowWindow,
+	})
 }
