@@ -46,11 +46,13 @@ func spacingAt(ratePerSecond, factor, headroom float64) time.Duration {
 // four goroutines each, lease slots of one number as fast as they can. The
 // leases, as the server recorded them, tile the schedule: each starts
 // where another ended, none overlaps another, and together they cover
-// exactly the slots asked for at the number's spacing.
+// exactly the slots asked for at the number's spacing. The number is slow
+// (10/s), so the schedule runs ahead of the clock from the first lease on
+// and never falls behind, however slowly the leases come.
 func TestLeasesNeverOverlap(t *testing.T) {
 	t.Parallel()
 	_, pool := storetest.DB(t)
-	id := addSender(t, pool, "pn-tile", 1000)
+	id := addSender(t, pool, "pn-tile", 10)
 	type span struct{ start, end time.Time }
 	var (
 		mu    sync.Mutex
@@ -78,7 +80,7 @@ func TestLeasesNeverOverlap(t *testing.T) {
 	wg.Wait()
 	require.Len(t, spans, 3*4*leases)
 	slices.SortFunc(spans, func(a, b span) int { return a.start.Compare(b.start) })
-	spacing := spacingAt(1000, 1, 0.01)
+	spacing := spacingAt(10, 1, 0.01)
 	for i, s := range spans {
 		// The server keeps microseconds: each lease may round by one.
 		require.InDelta(t, perLease*spacing, s.end.Sub(s.start), float64(time.Microsecond))
@@ -156,9 +158,10 @@ func TestWorkFollowsWhoeverHasIt(t *testing.T) {
 			late++
 		}
 	}
-	// One limiter alone, from 1 s to 2 s: the whole rate (294/s), not a
-	// half share. 85 % leaves room for a slow host.
-	require.Greater(t, late, 250, "sends from 1 s to 2 s, limiter a alone")
+	// One limiter alone, from 1 s to 2 s: the whole rate (294/s), not the
+	// half share (147) it would keep if b held on to the other half. 200
+	// leaves room for a slow host.
+	require.Greater(t, late, 200, "sends from 1 s to 2 s, limiter a alone")
 }
 
 // run has workers goroutines on l take n slots at a time for senderID until
