@@ -145,10 +145,15 @@ func (r *chaosRig) setSenderRate(t *testing.T, perSecond int) {
 	require.NoError(t, err)
 }
 
-// worker starts `herald worker` as a separate process.
+// worker starts `herald worker` as a separate process. --unknown-after is
+// short, so that the sends left in flight by a kill settle within the
+// test, but longer than a send can legitimately stay in flight here: a
+// chunk's slots at the number's floor rate (a tenth of 1,000/s: 0.5 s), a
+// message held back for one more slot, and a request of up to a second
+// (TestFailureMix), with room for a host busy with the other tests.
 func (r *chaosRig) worker(t *testing.T, extra ...string) *exec.Cmd {
 	t.Helper()
-	args := append([]string{"worker", "--send-workers", "8", "--unknown-after", "3s", "--job-timeout", "3s"}, extra...)
+	args := append([]string{"worker", "--send-workers", "8", "--unknown-after", "5s", "--job-timeout", "3s"}, extra...)
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "HERALD_TEST_MAIN=1", "DATABASE_URL="+r.dsn, "WHATSAPP_API_URL="+r.simURL,
 		"WHATSAPP_TOKEN=t", "HERALD_LOG_LEVEL=error")
