@@ -62,7 +62,7 @@ type DispatchConfig struct {
 	// bursts for the throttle to absorb.
 	ChunkSize int
 	// ChunksInFlight is how many chunks one job may have on the wire or
-	// committing while it takes tokens for and claims the next (default 8).
+	// committing while it takes slots for and claims the next (default 8).
 	ChunksInFlight int
 	// JobsPerSender is how many dispatch jobs of one sender number run at
 	// once in this process (default 4). As many more wait, each up to
@@ -274,7 +274,7 @@ func (d *Dispatcher) dispatch(ctx context.Context, args SendBatchArgs) error {
 
 // run dispatches the job's range chunk by chunk until nothing claimable is
 // left, the campaign stops or ctx ends. Up to ChunksInFlight chunks are on
-// the wire or committing while the next one takes its tokens and is claimed,
+// the wire or committing while the next one takes its slots and is claimed,
 // so that one job can keep its sender number at its rate. A job starts with
 // one chunk at a time and opens up only once a chunk has been committed
 // without stopping the campaign: a broken template pauses the campaign after
