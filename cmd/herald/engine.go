@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
@@ -151,6 +152,7 @@ func (a *app) newEngine(pool *pgxpool.Pool, opts engineOptions) (*engine, error)
 			APITokens:   a.cfg.APITokens,
 		})
 		e.server.OnStored(e.applier.Wake)
+		e.server.MustRegister(throttleMetrics(e.limiter)...)
 		a.mountAPI(e, pool, tickWorker.Scheduler)
 		e.http = &http.Server{Handler: e.server.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	}
@@ -278,3 +280,23 @@ func (m minLevel) WithAttrs(a []slog.Attr) slog.Handler {
 	return minLevel{m.Handler.WithAttrs(a), m.min}
 }
 func (m minLevel) WithGroup(n string) slog.Handler { return minLevel{m.Handler.WithGroup(n), m.min} }
+
+// throttleMetrics exports the throttle's counters. Held-back messages and
+// top-up leases climbing are the sign of a host that cannot keep up with
+// its numbers' rates (see throttle.Limiter.Depart).
+func throttleMetrics(l *throttle.Limiter) []prometheus.Collector {
+	counter := func(name, help string, v func(throttle.Stats) int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
+			func() float64 { return float64(v(l.Stats())) })
+	}
+	return []prometheus.Collector{
+		counter("herald_throttle_leases_total", "Leases of sender-number slots taken by this process.",
+			func(s throttle.Stats) int64 { return s.Leases }),
+		counter("herald_throttle_slots_total", "Slots of sender numbers' schedules taken by this process.",
+			func(s throttle.Stats) int64 { return s.Slots }),
+		counter("herald_throttle_held_back_total", "Messages held back at departure because this process's last second already carried its slots.",
+			func(s throttle.Stats) int64 { return s.HeldBack }),
+		counter("herald_throttle_top_ups_total", "Leases taken for messages held back at departure.",
+			func(s throttle.Stats) int64 { return s.TopUps }),
+	}
+}

@@ -127,3 +127,9 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// MustRegister adds collectors to the server's /metrics, for parts of the
+// process the server does not own (the throttle's counters).
+func (s *Server) MustRegister(cs ...prometheus.Collector) {
+	s.metrics.registry.MustRegister(cs...)
+}
