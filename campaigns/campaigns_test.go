@@ -439,3 +439,45 @@ func TestCancelMovesQueuedSends(t *testing.T) {
 }
 
 var _ = time.Second
+
+// recordingThrottle grants at once and records how many slots each WaitN
+// asked for.
+type recordingThrottle struct {
+	noThrottle
+	mu    sync.Mutex
+	asked []int
+}
+
+func (r *recordingThrottle) WaitN(ctx context.Context, id int64, n int) ([]time.Time, error) {
+	r.mu.Lock()
+	r.asked = append(r.asked, n)
+	r.mu.Unlock()
+	return r.noThrottle.WaitN(ctx, id, n)
+}
+
+// TestChunkFollowsSenderRate: on a slow number a chunk covers at most half
+// a second of its slots, so that claimed sends never wait long for theirs.
+func TestChunkFollowsSenderRate(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, pool := storetest.DB(t)
+	var contacts []contactRow
+	for i := 1; i <= 7; i++ {
+		contacts = append(contacts, contactRow{fmt.Sprintf("+551190000010%d", i), "N", "opted_in", attrs("X", "C")})
+	}
+	f := newFixture(t, pool, contacts, promoBindings)
+	_, err := pool.Exec(ctx, `UPDATE sender_numbers SET rate_per_second = 4`)
+	require.NoError(t, err)
+	thr := &recordingThrottle{}
+	d := NewDispatcher(discard, pool, &scriptedAPI{calls: map[string]int{}}, thr, DispatchConfig{ChunkSize: 50})
+	_, err = f.svc.Start(ctx, f.campaign.ID)
+	require.NoError(t, err)
+	for _, err := range runJobs(t, d, f) {
+		require.NoError(t, err)
+	}
+	require.Equal(t, map[string]int64{"accepted": 7}, requireRollupsExact(t, pool, f.campaign.ID))
+	require.NotEmpty(t, thr.asked)
+	for _, n := range thr.asked {
+		require.LessOrEqual(t, n, 2, "slots asked per chunk at 4/s: %v", thr.asked)
+	}
+}
