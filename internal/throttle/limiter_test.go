@@ -392,3 +392,24 @@ func TestSlowDown(t *testing.T) {
 	require.NoError(t, pool.QueryRow(ctx, `SELECT factor FROM throttle_senders WHERE sender_id = $1`, other).Scan(&f2))
 	require.InDelta(t, 0.9, f2, 1e-9)
 }
+
+// TestLedgerHoldKeepsOrder: leases recorded out of order, and one that
+// overlaps another by a fraction of a millisecond (placed through a newer
+// offset estimate), leave the ledger's slots in order.
+func TestLedgerHoldKeepsOrder(t *testing.T) {
+	t.Parallel()
+	g := newLedger()
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	block := func(from time.Duration, n int) []time.Time {
+		var out []time.Time
+		for i := range n {
+			out = append(out, t0.Add(from+time.Duration(i)*time.Millisecond))
+		}
+		return out
+	}
+	g.hold(block(20*time.Millisecond, 10))
+	g.hold(block(0, 10))
+	g.hold(block(8500*time.Microsecond, 5)) // overlaps the first block
+	require.Len(t, g.slots, 25)
+	require.True(t, slices.IsSortedFunc(g.slots, time.Time.Compare))
+}
