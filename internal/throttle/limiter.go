@@ -39,9 +39,9 @@ type Config struct {
 	Grace time.Duration
 	// Lead is how long before a lease's first slot WaitN returns: room for
 	// the claim between the two. When the number's schedule has fallen
-	// behind, the first slot is Lead after the lease. Default 40ms: at
-	// 20ms, claims slowed by a busy host made a third more messages miss
-	// their slots.
+	// behind, the first slot is Lead after the lease. Default 40ms: a
+	// claim takes a few milliseconds, and tens on a busy host; sends it
+	// claimed late reach their slots late.
 	Lead time.Duration
 	// MinFactor is the AIMD floor, as a fraction of the configured rate.
 	// In (0, 1]. Default 0.1.
