@@ -221,10 +221,14 @@ func (l *Limiter) take(ctx context.Context, senderID int64, n int) ([]time.Time,
 		return nil, err
 	}
 	now := time.Now()
+	reading := now.Sub(sc.dbNow)
 	l.mu.Lock()
-	offset := l.offset.observe(now, now.Sub(sc.dbNow))
+	offset := l.offset.observe(now, reading)
 	l.mu.Unlock()
-	first := sc.start(n).Add(offset)
+	// sc.start(n) + offset, reckoned from now so that the slots carry
+	// now's monotonic clock reading: a step of the wall clock afterwards
+	// does not move them.
+	first := now.Add(sc.start(n).Sub(sc.dbNow) - reading + offset)
 	l.leases.Add(1)
 	l.slots.Add(int64(n))
 	slots := make([]time.Time, n)
