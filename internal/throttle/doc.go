@@ -61,10 +61,14 @@
 // burst of Grace's worth, so that messages that fell behind catch up one at
 // a time, not in a group.
 //
-// Headroom (1 % by default) pays for Grace (a third of it by default) and
-// for what herald cannot see: the time from Depart to the Cloud API
+// Headroom (1.5 % by default) pays for Grace (a third of it by default)
+// and for what herald cannot see: the time from Depart to the Cloud API
 // counting the message, which varies with the network, the host and the
-// process's collector. Inbound messages also count against the cap
+// process's collector. At 1 %, one number at 1,000/s from three worker
+// processes sharing two cores with Postgres and the simulator drew 130429
+// in three runs of four, and the AIMD decreases that followed cost up to
+// 7 % of the minute; at 1.5 %, none in three runs (docs/BENCHMARKS.md,
+// "Campaign engine"). Inbound messages also count against the cap
 // (reference §5.1); if they matter, 130429 and the AIMD factor take care
 // of them.
 //

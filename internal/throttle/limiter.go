@@ -22,11 +22,14 @@ var ErrStopped = errors.New("limiter stopped")
 // not 'active'. It is read on every lease.
 var ErrSenderStopped = errors.New("sender number stopped")
 
+// DefaultHeadroom is Config.Headroom's default (see doc.go).
+const DefaultHeadroom = 0.015
+
 // Config configures a Limiter. A zero field takes its default.
 type Config struct {
 	// Headroom is the fraction of the rate left unused, for the delays
 	// herald cannot see between a message leaving and the Cloud API
-	// counting it (see doc.go). In [0, 0.5). Default 0.01; the zero value
+	// counting it (see doc.go). In [0, 0.5). Default 0.015; the zero value
 	// means the default, so ask for a tiny value (1e-9) to pace at the full
 	// rate.
 	Headroom float64
@@ -34,7 +37,7 @@ type Config struct {
 	// slots against its departures (see ledger.admit): a message may leave
 	// up to Grace after the slots of its second, which is what a host's
 	// timers need now and then. Default: a third of Headroom's share of a
-	// second (3.3 ms at 1 %), so that the number stays under its rate with
+	// second (5 ms at 1.5 %), so that the number stays under its rate with
 	// the rest of Headroom left for the way to the Cloud API (see doc.go).
 	Grace time.Duration
 	// Lead is how long before a lease's first slot WaitN returns: room for
@@ -64,7 +67,7 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	c.Headroom = cmp.Or(c.Headroom, 0.01)
+	c.Headroom = cmp.Or(c.Headroom, DefaultHeadroom)
 	c.Grace = cmp.Or(c.Grace, time.Duration(c.Headroom/3*float64(time.Second)))
 	c.Lead = cmp.Or(c.Lead, 40*time.Millisecond)
 	c.MinFactor = cmp.Or(c.MinFactor, 0.1)

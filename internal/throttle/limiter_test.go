@@ -80,7 +80,7 @@ func TestLeasesNeverOverlap(t *testing.T) {
 	wg.Wait()
 	require.Len(t, spans, 3*4*leases)
 	slices.SortFunc(spans, func(a, b span) int { return a.start.Compare(b.start) })
-	spacing := spacingAt(10, 1, 0.01)
+	spacing := spacingAt(10, 1, DefaultHeadroom)
 	for i, s := range spans {
 		// The server keeps microseconds: each lease may round by one.
 		require.InDelta(t, perLease*spacing, s.end.Sub(s.start), float64(time.Microsecond))
@@ -112,7 +112,7 @@ func TestIdleNumberSavesNothing(t *testing.T) {
 	lead := slots[0].Sub(before)
 	require.GreaterOrEqual(t, lead, 25*time.Millisecond, "first slot %v after the lease", lead)
 	require.Less(t, lead, 500*time.Millisecond)
-	spacing := spacingAt(100, 1, 0.01)
+	spacing := spacingAt(100, 1, DefaultHeadroom)
 	for i := 1; i < len(slots); i++ {
 		require.Equal(t, spacing, slots[i].Sub(slots[i-1]))
 	}
@@ -236,7 +236,7 @@ func TestDepart(t *testing.T) {
 	require.Equal(t, int64(1), st.HeldBack)
 	require.Equal(t, int64(1), st.TopUps)
 	require.Equal(t, int64(4), st.Slots)
-	require.GreaterOrEqual(t, nextSlot().Sub(before), spacingAt(100, 1, 0.01), "the fourth message took a slot")
+	require.GreaterOrEqual(t, nextSlot().Sub(before), spacingAt(100, 1, DefaultHeadroom), "the fourth message took a slot")
 
 	l.Stop()
 	require.ErrorIs(t, l.Depart(id, time.Now().Add(time.Second)), ErrStopped)
@@ -312,7 +312,7 @@ func TestSenderStateApplies(t *testing.T) {
 	require.NoError(t, err)
 	slots, err := l.WaitN(ctx, id, 3)
 	require.NoError(t, err)
-	require.Equal(t, spacingAt(500, 1, 0.01), slots[1].Sub(slots[0]))
+	require.Equal(t, spacingAt(500, 1, DefaultHeadroom), slots[1].Sub(slots[0]))
 }
 
 // TestSlowDown walks the AIMD factor through its rules, reading it back
@@ -347,12 +347,12 @@ func TestSlowDown(t *testing.T) {
 		require.InDelta(t, float64(want), float64(got), float64(time.Microsecond))
 	}
 
-	within(spacingAt(1000, 1, 0.01), spacing())
+	within(spacingAt(1000, 1, DefaultHeadroom), spacing())
 
 	// The first 130429 ever is a calm one: × 0.9.
 	require.NoError(t, l.slowDown(ctx, id))
 	require.InDelta(t, 0.9, factor(), 1e-9)
-	within(spacingAt(1000, 0.9, 0.01), spacing())
+	within(spacingAt(1000, 0.9, DefaultHeadroom), spacing())
 
 	// Again within a second: the same overload, no change.
 	require.NoError(t, l.slowDown(ctx, id))
@@ -376,13 +376,13 @@ func TestSlowDown(t *testing.T) {
 	}
 	require.InDelta(t, 0.1, factor(), 1e-9)
 	age(0)
-	within(spacingAt(1000, 0.1, 0.01), spacing())
+	within(spacingAt(1000, 0.1, DefaultHeadroom), spacing())
 
 	// Recovery: a step for every whole second since, up to 1.
 	age(100 * time.Second)
-	within(spacingAt(1000, 0.2, 0.01), spacing())
+	within(spacingAt(1000, 0.2, DefaultHeadroom), spacing())
 	age(time.Hour)
-	within(spacingAt(1000, 1, 0.01), spacing())
+	within(spacingAt(1000, 1, DefaultHeadroom), spacing())
 
 	// SlowDown writes in the background; Stop waits for it.
 	other := addSender(t, pool, "pn-slow-2", 80)
