@@ -7,7 +7,10 @@
 // # One schedule per number
 //
 // A number's rate is a schedule of slots, one message each, spaced
-// 1 / (rate_per_second × factor × (1 − Headroom)) apart, kept in one row of
+// 1 / ((rate_per_second × factor − 1) × (1 − Headroom)) apart (the one
+// message a second is for a second's edges: it can hold one slot more than
+// its length over the spacing, which at 80/s is all Headroom leaves), kept
+// in one row of
 // throttle_senders (migration 0011). next_slot is the first instant no
 // process holds yet. A process that wants n messages runs one statement
 // (leaseSQL) that takes the n slots from next_slot on, or from Lead after

@@ -37,9 +37,12 @@ func newLimiter(t testing.TB, pool *pgxpool.Pool, cfg Config) *Limiter {
 }
 
 // spacingAt is the slot spacing of a number at ratePerSecond with factor and
-// headroom.
+// headroom: one message a second less (half the rate under two a second),
+// less headroom (see spacingSQL).
 func spacingAt(ratePerSecond, factor, headroom float64) time.Duration {
-	return time.Duration(float64(time.Second) / (ratePerSecond * factor * (1 - headroom)))
+	r := ratePerSecond * factor
+	r = max(r-1, r/2)
+	return time.Duration(float64(time.Second) / (r * (1 - headroom)))
 }
 
 // TestLeasesNeverOverlap: three limiters (as three processes would be),
@@ -313,6 +316,15 @@ func TestSenderStateApplies(t *testing.T) {
 	slots, err := l.WaitN(ctx, id, 3)
 	require.NoError(t, err)
 	require.Equal(t, spacingAt(500, 1, DefaultHeadroom), slots[1].Sub(slots[0]))
+
+	// At 80/s, a second and Grace hold at most 79 slots however they fall
+	// against the slots: one message of each second is left for the way to
+	// the Cloud API.
+	_, err = pool.Exec(ctx, `UPDATE sender_numbers SET rate_per_second = 80 WHERE id = $1`, id)
+	require.NoError(t, err)
+	slots, err = l.take(ctx, id, 200)
+	require.NoError(t, err)
+	require.Equal(t, 79, MaxInWindow(slots, time.Second+l.cfg.Grace))
 }
 
 // TestSlowDown walks the AIMD factor through its rules, reading it back

@@ -18,27 +18,38 @@ const factorSQL = `CASE WHEN t.slowed_at IS NULL THEN t.factor
     ELSE least(1, t.factor + @increase_step::float8 *
         floor(greatest(0, extract(epoch FROM now() - t.slowed_at)))::float8) END`
 
+// spacingSQL is the microseconds between slots of a number at rate
+// messages a second with AIMD factor f: the rate times f, less one message
+// a second, less Headroom. The one message is for the edges of a second:
+// a second can hold one slot more than its length divided by the spacing,
+// which at 80/s is all Headroom leaves (half the rate when f has brought it
+// under two messages a second).
+func spacingSQL(rate, f string) string {
+	return `(1e6 / (greatest(` + rate + ` * ` + f + ` - 1, ` + rate + ` * ` + f + ` / 2) * (1 - @headroom::float8)))`
+}
+
 // leaseSQL takes @n slots of an active sender number's schedule: from
 // next_slot, or from @lead_us after now if the schedule has fallen behind
 // (an idle number saves nothing up; the lead is room for the commit, the
-// answer's way back and the caller's claim before the first slot), spaced at the number's rate times the AIMD factor less
-// headroom. It returns the new next_slot, the spacing, and the server's
-// clock after the update, which lets the caller place the slots on its own
-// clock. The row lock makes concurrent leases take consecutive slots. No
-// row comes back for a number that is stopped or does not exist.
-const leaseSQL = `
+// answer's way back and the caller's claim before the first slot), spaced
+// as spacingSQL says. It returns the new next_slot, the spacing, and the
+// server's clock after the update, which lets the caller place the slots
+// on its own clock. The row lock makes concurrent leases take consecutive
+// slots. No row comes back for a number that is stopped or does not exist.
+var leaseSQL = `
 WITH s AS (
-    SELECT id, 1e6 / (rate_per_second * (1 - @headroom::float8)) AS spacing_us
+    SELECT id, rate_per_second::float8 AS rate
     FROM sender_numbers
     WHERE id = @sender_id AND status = 'active'
 )
 INSERT INTO throttle_senders AS t (sender_id, next_slot, spacing_us)
-SELECT id, clock_timestamp() + (@lead_us::float8 + @n::int * spacing_us) * interval '1 microsecond', spacing_us
+SELECT id, clock_timestamp() + (@lead_us::float8 + @n::int * ` + spacingSQL("rate", "1") + `) * interval '1 microsecond',
+       ` + spacingSQL("rate", "1") + `
 FROM s
 ON CONFLICT (sender_id) DO UPDATE
-SET spacing_us = excluded.spacing_us / (` + factorSQL + `),
+SET spacing_us = ` + spacingSQL("(SELECT rate FROM s)", "("+factorSQL+")") + `,
     next_slot = greatest(coalesce(t.next_slot, '-infinity'), clock_timestamp() + @lead_us::float8 * interval '1 microsecond')
-        + @n::int * (excluded.spacing_us / (` + factorSQL + `)) * interval '1 microsecond'
+        + @n::int * ` + spacingSQL("(SELECT rate FROM s)", "("+factorSQL+")") + ` * interval '1 microsecond'
 RETURNING t.next_slot, t.spacing_us, clock_timestamp() AS db_now`
 
 // senderStatusSQL tells why leaseSQL returned nothing.
