@@ -481,3 +481,67 @@ func TestChunkFollowsSenderRate(t *testing.T) {
 		require.LessOrEqual(t, n, 2, "slots asked per chunk at 4/s: %v", thr.asked)
 	}
 }
+
+// TestPlacesGoToTheMostUrgent: with one place per number, a job that waits
+// gets the place before a less urgent one that waited longer, and a job
+// more urgent than every waiting one takes a waiting turn from the least
+// urgent when all the turns are taken.
+func TestPlacesGoToTheMostUrgent(t *testing.T) {
+	t.Parallel()
+	d := NewDispatcher(discard, nil, nil, &noThrottle{}, DispatchConfig{JobsPerSender: 1, SenderBusyWait: time.Minute})
+	ctx := context.Background()
+	const sender = 7
+	require.True(t, d.enter(ctx, sender, 4)) // a blast job runs
+
+	waiting := func(n int) func() bool {
+		return func() bool {
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			return len(d.slots[sender].waiting) == n
+		}
+	}
+	got := make(chan string, 3)
+	go func() { // a blast job waits for the place
+		if d.enter(ctx, sender, 4) {
+			got <- "blast"
+		} else {
+			got <- "blast gave up its turn"
+		}
+	}()
+	require.Eventually(t, waiting(1), 5*time.Second, time.Millisecond)
+	// The one waiting turn is taken; a job as urgent as the waiting one
+	// does not wait.
+	require.False(t, d.enter(ctx, sender, 4))
+	// An urgent one takes the blast job's turn.
+	go func() {
+		if d.enter(ctx, sender, 1) {
+			got <- "urgent"
+		}
+	}()
+	require.Equal(t, "blast gave up its turn", <-got)
+	require.Eventually(t, waiting(1), 5*time.Second, time.Millisecond)
+	d.leave(sender)
+	require.Equal(t, "urgent", <-got)
+
+	// With two turns: the more urgent waiting job goes first.
+	d2 := NewDispatcher(discard, nil, nil, &noThrottle{}, DispatchConfig{JobsPerSender: 2, SenderBusyWait: time.Minute})
+	require.True(t, d2.enter(ctx, sender, 4))
+	require.True(t, d2.enter(ctx, sender, 4))
+	order := make(chan int, 2)
+	for _, prio := range []int{3, 1} {
+		go func() {
+			if d2.enter(ctx, sender, prio) {
+				order <- prio
+			}
+		}()
+		require.Eventually(t, func() bool {
+			d2.mu.Lock()
+			defer d2.mu.Unlock()
+			return len(d2.slots[sender].waiting) == map[int]int{3: 1, 1: 2}[prio]
+		}, 5*time.Second, time.Millisecond)
+	}
+	d2.leave(sender)
+	require.Equal(t, 1, <-order)
+	d2.leave(sender)
+	require.Equal(t, 3, <-order)
+}

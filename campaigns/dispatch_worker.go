@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -95,6 +96,7 @@ type Dispatcher struct {
 
 	mu    sync.Mutex
 	slots map[int64]*senderSlots // per sender number
+	seq   uint64                 // order of arrival of waiting jobs
 }
 
 // NewDispatcher returns a Dispatcher.
@@ -114,42 +116,71 @@ func NewDispatcher(logger *slog.Logger, pool *pgxpool.Pool, api MessageSender, t
 }
 
 // senderSlots are the places for running jobs of one sender number, and
-// how many jobs wait for one.
+// the jobs waiting for one. Guarded by Dispatcher.mu.
 type senderSlots struct {
-	run     chan struct{}
-	waiting int // guarded by Dispatcher.mu
+	running int
+	waiting []*placeWaiter
+}
+
+// placeWaiter is a job waiting for a place. A place is handed to it
+// (ready) or it is bumped by a more urgent job (bumped).
+type placeWaiter struct {
+	priority int // River's: 1 is the most urgent
+	seq      uint64
+	ready    chan struct{}
+	bumped   chan struct{}
+}
+
+// before reports whether w should have a place before o: the more urgent
+// first, then the one that came first.
+func (w *placeWaiter) before(o *placeWaiter) bool {
+	if w.priority != o.priority {
+		return w.priority < o.priority
+	}
+	return w.seq < o.seq
 }
 
 // enter takes one of senderID's JobsPerSender places and reports whether it
 // got one. When all are taken, up to JobsPerSender jobs wait for one (at
-// most SenderBusyWait, and never past ctx's deadline); a job beyond those
-// does not wait. Waiting jobs are what keeps the number busy when a running
-// one ends, so it never idles while jobs are due; a job that does not get a
-// place snoozes, which frees its River worker for other numbers' jobs.
-func (d *Dispatcher) enter(ctx context.Context, senderID int64) bool {
+// most SenderBusyWait, and never past ctx's deadline), the most urgent
+// campaign's first; a job beyond those does not wait, unless it is more
+// urgent than one that does, which then gives up its turn. Waiting jobs are
+// what keeps the number busy when a running one ends, so it never idles
+// while jobs are due; a job that does not get a place snoozes, which frees
+// its River worker for other numbers' jobs. Without the order, a reminder
+// on a number busy with a blast found the waiting places taken by the
+// blast's jobs at each try and could wait for the whole blast.
+func (d *Dispatcher) enter(ctx context.Context, senderID int64, priority int) bool {
 	d.mu.Lock()
 	slots, ok := d.slots[senderID]
 	if !ok {
-		slots = &senderSlots{run: make(chan struct{}, d.cfg.JobsPerSender)}
+		slots = &senderSlots{}
 		d.slots[senderID] = slots
 	}
-	select {
-	case slots.run <- struct{}{}:
+	if slots.running < d.cfg.JobsPerSender {
+		slots.running++
 		d.mu.Unlock()
 		return true
-	default:
 	}
-	if slots.waiting >= d.cfg.JobsPerSender {
-		d.mu.Unlock()
-		return false
+	d.seq++
+	w := &placeWaiter{priority: priority, seq: d.seq, ready: make(chan struct{}, 1), bumped: make(chan struct{})}
+	if len(slots.waiting) >= d.cfg.JobsPerSender {
+		last := 0
+		for i, o := range slots.waiting {
+			if slots.waiting[last].before(o) {
+				last = i
+			}
+		}
+		if !w.before(slots.waiting[last]) {
+			d.mu.Unlock()
+			return false
+		}
+		close(slots.waiting[last].bumped)
+		slots.waiting = slices.Delete(slots.waiting, last, last+1)
 	}
-	slots.waiting++
+	slots.waiting = append(slots.waiting, w)
 	d.mu.Unlock()
-	defer func() {
-		d.mu.Lock()
-		slots.waiting--
-		d.mu.Unlock()
-	}()
+
 	wait := d.cfg.SenderBusyWait
 	if deadline, ok := ctx.Deadline(); ok {
 		// Snooze rather than reach the job timeout, which River would
@@ -159,19 +190,47 @@ func (d *Dispatcher) enter(ctx context.Context, senderID int64) bool {
 	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {
-	case slots.run <- struct{}{}:
+	case <-w.ready:
 		return true
+	case <-w.bumped:
+		return false
 	case <-t.C:
 	case <-ctx.Done():
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if i := slices.Index(slots.waiting, w); i >= 0 {
+		slots.waiting = slices.Delete(slots.waiting, i, i+1)
+		return false
+	}
+	select { // handed a place, or bumped, while giving up
+	case <-w.ready:
+		d.leaveLocked(slots)
+	default:
 	}
 	return false
 }
 
 func (d *Dispatcher) leave(senderID int64) {
 	d.mu.Lock()
-	slots := d.slots[senderID]
-	d.mu.Unlock()
-	<-slots.run
+	defer d.mu.Unlock()
+	d.leaveLocked(d.slots[senderID])
+}
+
+// leaveLocked gives a place up: to the first waiting job in order, if any.
+func (d *Dispatcher) leaveLocked(slots *senderSlots) {
+	if len(slots.waiting) == 0 {
+		slots.running--
+		return
+	}
+	first := 0
+	for i, o := range slots.waiting {
+		if o.before(slots.waiting[first]) {
+			first = i
+		}
+	}
+	slots.waiting[first].ready <- struct{}{}
+	slots.waiting = slices.Delete(slots.waiting, first, first+1)
 }
 
 // SendBatchWorker runs SendBatchArgs jobs.
@@ -230,7 +289,7 @@ func (d *Dispatcher) dispatch(ctx context.Context, args SendBatchArgs) error {
 	if c.Status != "running" {
 		return nil // Resume enqueues new jobs over what is left.
 	}
-	if !d.enter(ctx, c.SenderID) {
+	if !d.enter(ctx, c.SenderID, c.Priority) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
