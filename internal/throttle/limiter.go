@@ -131,7 +131,6 @@ type Limiter struct {
 	slowing sync.WaitGroup // SlowDowns being written
 
 	mu      sync.Mutex
-	isDone  bool              // done is closed; guards slowing.Go against Stop's Wait
 	senders map[int64]*ledger // per number, this process
 	offset  offsetFilter      // this clock minus the server's
 
@@ -166,9 +165,8 @@ func (l *Limiter) Start(ctx context.Context) error {
 // Stop makes every WaitN and Depart return ErrStopped and waits for
 // decreases being written. It is safe to call more than once.
 func (l *Limiter) Stop() {
-	l.mu.Lock()
-	if !l.isDone {
-		l.isDone = true
+	l.mu.Lock() // SlowDown checks done under mu, so no slowing.Go follows Wait
+	if !l.stopped() {
 		close(l.done)
 	}
 	l.mu.Unlock()
@@ -412,7 +410,7 @@ func (l *Limiter) leaseTopUps(senderID int64, g *ledger) {
 func (l *Limiter) SlowDown(senderID int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.isDone {
+	if l.stopped() {
 		return
 	}
 	l.slowing.Go(func() {
