@@ -57,11 +57,7 @@ func priced(s *whatsapp.Status) {
 func startedCampaign(t *testing.T, pool *pgxpool.Pool, n int) (*fixture, []int64) {
 	t.Helper()
 	ctx := context.Background()
-	var contacts []contactRow
-	for i := range n {
-		contacts = append(contacts, contactRow{fmt.Sprintf("+55119%08d", i), "N", "opted_in", attrs("X", "C")})
-	}
-	f := newFixture(t, pool, contacts, promoBindings)
+	f := newFixture(t, pool, optedIn("+55119%08d", 0, n-1), promoBindings)
 	_, err := f.svc.Start(ctx, f.campaign.ID)
 	require.NoError(t, err)
 	d := NewDispatcher(discard, pool, &scriptedAPI{calls: map[string]int{}, script: map[string][]error{}}, &noThrottle{}, DispatchConfig{ChunkSize: 50})

@@ -166,6 +166,16 @@ var promoBindings = []Binding{
 	{Component: "button", Index: 1, Param: "1", Field: "code"},
 }
 
+// optedIn is contacts from..to, opted in, their numbers format with each
+// index.
+func optedIn(format string, from, to int) []contactRow {
+	var contacts []contactRow
+	for i := from; i <= to; i++ {
+		contacts = append(contacts, contactRow{fmt.Sprintf(format, i), "N", "opted_in", attrs("X", "C")})
+	}
+	return contacts
+}
+
 func attrs(city, code string) map[string]string {
 	m := map[string]string{"code": code}
 	if city != "" {
@@ -308,11 +318,7 @@ func TestDispatchOutcomes(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	_, pool := storetest.DB(t)
-	var contacts []contactRow
-	for i := 1; i <= 6; i++ {
-		contacts = append(contacts, contactRow{fmt.Sprintf("+551190000000%d", i), "N", "opted_in", attrs("X", "C")})
-	}
-	f := newFixture(t, pool, contacts, promoBindings)
+	f := newFixture(t, pool, optedIn("+551190000000%d", 1, 6), promoBindings)
 	api := &scriptedAPI{calls: map[string]int{}, script: map[string][]error{
 		"+5511900000002": {apiErr(131026)},                                  // undeliverable: fails
 		"+5511900000003": {apiErr(130429)},                                  // throttled: slows down, retried later, free
@@ -379,10 +385,7 @@ func TestDispatchPausesOnTemplateError(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	_, pool := storetest.DB(t)
-	var contacts []contactRow
-	for i := 1; i <= 5; i++ {
-		contacts = append(contacts, contactRow{fmt.Sprintf("+551190000001%d", i), "N", "opted_in", attrs("X", "C")})
-	}
+	contacts := optedIn("+551190000001%d", 1, 5)
 	f := newFixture(t, pool, contacts, promoBindings)
 	script := map[string][]error{}
 	for _, c := range contacts {
@@ -461,11 +464,7 @@ func TestChunkFollowsSenderRate(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	_, pool := storetest.DB(t)
-	var contacts []contactRow
-	for i := 1; i <= 7; i++ {
-		contacts = append(contacts, contactRow{fmt.Sprintf("+551190000010%d", i), "N", "opted_in", attrs("X", "C")})
-	}
-	f := newFixture(t, pool, contacts, promoBindings)
+	f := newFixture(t, pool, optedIn("+551190000010%d", 1, 7), promoBindings)
 	_, err := pool.Exec(ctx, `UPDATE sender_numbers SET rate_per_second = 4`)
 	require.NoError(t, err)
 	thr := &recordingThrottle{}
