@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/herald-sh/herald/internal/store"
 )
@@ -30,6 +31,7 @@ type loader struct {
 	counts   rowCounts // written by the goroutine reading rows until it ends
 	merged   mergeResult
 	progress progressCounter
+	checkOff bool // list_members' check trigger is off until finish
 }
 
 // load reads the header, then streams the rows into Postgres and merges
@@ -88,6 +90,12 @@ func (ld *loader) begin() error {
 	if _, err := tx.Exec(ctx, importSettings); err != nil {
 		return fmt.Errorf("set up import transaction: %w", err)
 	}
+	if _, err := tx.Exec(ctx, membersLock); err != nil {
+		return fmt.Errorf("wait for deletes of contacts or lists: %w", err)
+	}
+	if err := ld.checkMembersOff(); err != nil {
+		return err
+	}
 	if err := tx.QueryRow(ctx, listEnsure, ld.opts.List).Scan(&ld.listID); err != nil {
 		return fmt.Errorf("create list %q: %w", ld.opts.List, err)
 	}
@@ -99,6 +107,25 @@ func (ld *loader) begin() error {
 		return fmt.Errorf("create staging table: %w", err)
 	}
 	ld.sum.Errors = []RowError{}
+	return nil
+}
+
+// checkMembersOff switches list_members' check trigger off until finish,
+// in a savepoint: a role without the right to do so imports with the check
+// on.
+func (ld *loader) checkMembersOff() error {
+	err := pgx.BeginFunc(ld.ctx, ld.tx, func(sp pgx.Tx) error {
+		_, err := sp.Exec(ld.ctx, membersCheckOff)
+		return err
+	})
+	var pgErr *pgconn.PgError
+	switch {
+	case err == nil:
+		ld.checkOff = true
+	case errors.As(err, &pgErr) && pgErr.Code == "42501": // insufficient_privilege
+	default:
+		return fmt.Errorf("switch off the membership check: %w", err)
+	}
 	return nil
 }
 
@@ -227,6 +254,11 @@ func (ld *loader) finish() error {
 	}
 	if _, err := ld.tx.Exec(ld.ctx, stageDrop); err != nil {
 		return fmt.Errorf("drop staging table: %w", err)
+	}
+	if ld.checkOff {
+		if _, err := ld.tx.Exec(ld.ctx, membersCheckOn); err != nil {
+			return fmt.Errorf("switch the membership check back on: %w", err)
+		}
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package importer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -9,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/herald-sh/herald/internal/store"
@@ -96,7 +99,8 @@ func TestListMembersGoWithTheirListOrContact(t *testing.T) {
 
 // TestListMembersDeleteWaitsForAnImport commits for real: a contact deleted
 // while an import adds it to a list goes with its new membership, and an
-// import that finds a contact being deleted merges again without it.
+// import that starts while a contact is being deleted waits, then imports it
+// anew.
 func TestListMembersDeleteWaitsForAnImport(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -150,11 +154,89 @@ func TestListMembersDeleteWaitsForAnImport(t *testing.T) {
 				Options{List: "m", FileName: "m.csv", DefaultCountry: "BR"})
 			done <- err
 		}()
-		waitFor(t, "the import", "%import_stage%")
+		waitFor(t, "the import", "%pg_advisory_xact_lock_shared%")
 		require.NoError(t, del.Commit(ctx))
 		require.NoError(t, <-done)
 		require.Equal(t, 2, sum.Imported, "the deleted contact, imported anew")
 		require.Equal(t, 2, b.count(t, `SELECT count(*) FROM list_members m JOIN contacts c ON c.id = m.contact_id`))
 		require.Equal(t, 2, b.count(t, `SELECT count(*) FROM list_members`))
 	})
+}
+
+// membersCheck reports whether list_members' insert check is on, as every
+// session but an importing one sees it.
+func membersCheck(t *testing.T, db DB) string {
+	t.Helper()
+	var enabled string
+	require.NoError(t, db.QueryRow(context.Background(),
+		`SELECT tgenabled::text FROM pg_trigger WHERE tgname = 'list_members_check_insert'`).Scan(&enabled))
+	return enabled
+}
+
+// TestImportLeavesTheMembershipCheckOn: an import switches the check off
+// for its own inserts only. After it commits, and after one fails, a
+// membership naming no contact is refused.
+func TestImportLeavesTheMembershipCheckOn(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, pool := storetest.DB(t)
+	svc := NewService(slog.New(slog.NewTextHandler(io.Discard, nil)), Config{TempDir: t.TempDir()}, pool)
+	b := &testBundle{ctx: ctx, svc: svc, db: pool}
+
+	sum := b.importCSV(t, "phone,name\n11900000001,A\n11900000002,B\n", Options{List: "l"})
+	require.Equal(t, 2, sum.Imported)
+	require.Equal(t, "O", membersCheck(t, pool))
+
+	// Far more than the header sniffing reads: the file breaks while its
+	// rows are being staged, inside the import's transaction.
+	var rows strings.Builder
+	rows.WriteString("phone,name\n")
+	for i := range 20_000 {
+		fmt.Fprintf(&rows, "11%09d,N\n", 910_000_000+i)
+	}
+	_, err := svc.Import(ctx, &failingReader{data: []byte(rows.String()), err: errors.New("disk gone")},
+		Options{List: "l", FileName: "l.csv", DefaultCountry: "BR"})
+	require.ErrorContains(t, err, "disk gone")
+	require.Equal(t, "O", membersCheck(t, pool))
+
+	var list int64
+	require.NoError(t, pool.QueryRow(ctx, `SELECT id FROM lists WHERE name = 'l'`).Scan(&list))
+	err = execFails(t, pool, `INSERT INTO list_members (list_id, contact_id) VALUES ($1, -1)`, list)
+	requireForeignKeyViolation(t, err, "list_members_contact_id_fkey")
+	require.Equal(t, 2, b.count(t, `SELECT count(*) FROM list_members`))
+}
+
+// TestImportByARoleThatDoesNotOwnTheTables: a role that may write the
+// tables but not alter them imports with the membership check on.
+func TestImportByARoleThatDoesNotOwnTheTables(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn, owner := storetest.DB(t)
+	role := fmt.Sprintf("herald_test_importer_%d", time.Now().UnixNano())
+	_, err := owner.Exec(ctx, fmt.Sprintf(`CREATE ROLE %[1]s NOLOGIN;
+GRANT USAGE ON SCHEMA public TO %[1]s;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO %[1]s;
+GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO %[1]s`, role))
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_, err := owner.Exec(context.WithoutCancel(ctx), fmt.Sprintf(`DROP OWNED BY %[1]s; DROP ROLE %[1]s`, role))
+		require.NoError(t, err)
+	})
+	cfg, err := pgxpool.ParseConfig(dsn)
+	require.NoError(t, err)
+	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+		_, err := c.Exec(ctx, "SET ROLE "+role)
+		return err
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	require.Error(t, execFails(t, pool, membersCheckOff), "the role cannot switch the check off")
+
+	svc := NewService(slog.New(slog.NewTextHandler(io.Discard, nil)), Config{TempDir: t.TempDir()}, pool)
+	b := &testBundle{ctx: ctx, svc: svc, db: pool}
+	sum := b.importCSV(t, "phone,name\n11900000001,A\n11900000002,B\n", Options{List: "l"})
+	require.Equal(t, 2, sum.Imported)
+	require.Equal(t, 2, b.count(t, `SELECT count(*) FROM list_members`))
+	require.Equal(t, "O", membersCheck(t, pool))
 }
