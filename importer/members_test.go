@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -103,10 +101,8 @@ func TestListMembersGoWithTheirListOrContact(t *testing.T) {
 // anew.
 func TestListMembersDeleteWaitsForAnImport(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	_, pool := storetest.DB(t)
-	svc := NewService(slog.New(slog.NewTextHandler(io.Discard, nil)), Config{TempDir: t.TempDir()}, pool)
-	b := &testBundle{ctx: ctx, svc: svc, db: pool}
+	b := committing(t, nil, Config{})
+	ctx, svc, pool := b.ctx, b.svc, b.db
 	b.seedContact(t, "+5511900000001", "A", "", ConsentOptedIn, `{}`)
 	waitFor := func(t *testing.T, what, query string) {
 		t.Helper()
@@ -178,10 +174,8 @@ func membersCheck(t *testing.T, db DB) string {
 // membership naming no contact is refused.
 func TestImportLeavesTheMembershipCheckOn(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	_, pool := storetest.DB(t)
-	svc := NewService(slog.New(slog.NewTextHandler(io.Discard, nil)), Config{TempDir: t.TempDir()}, pool)
-	b := &testBundle{ctx: ctx, svc: svc, db: pool}
+	b := committing(t, nil, Config{})
+	ctx, svc, pool := b.ctx, b.svc, b.db
 
 	sum := b.importCSV(t, "phone,name\n11900000001,A\n11900000002,B\n", Options{List: "l"})
 	require.Equal(t, 2, sum.Imported)
@@ -233,8 +227,7 @@ GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO %[1]s`, role))
 	t.Cleanup(pool.Close)
 	require.Error(t, execFails(t, pool, membersCheckOff), "the role cannot switch the check off")
 
-	svc := NewService(slog.New(slog.NewTextHandler(io.Discard, nil)), Config{TempDir: t.TempDir()}, pool)
-	b := &testBundle{ctx: ctx, svc: svc, db: pool}
+	b := committing(t, pool, Config{})
 	sum := b.importCSV(t, "phone,name\n11900000001,A\n11900000002,B\n", Options{List: "l"})
 	require.Equal(t, 2, sum.Imported)
 	require.Equal(t, 2, b.count(t, `SELECT count(*) FROM list_members`))

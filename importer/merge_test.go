@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/herald-sh/herald/internal/store"
-	"github.com/herald-sh/herald/internal/storetest"
 )
 
 // seedContact stores a contact as another part of herald would.
@@ -277,10 +274,8 @@ func (r *failingReader) Read(p []byte) (int, error) {
 // nothing behind, and the contacts it would have changed are as they were.
 func TestImportIsAtomic(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	_, pool := storetest.DB(t)
-	svc := NewService(slog.New(slog.NewTextHandler(io.Discard, nil)), Config{Workers: 3, TempDir: t.TempDir()}, pool)
-	b := &testBundle{ctx: ctx, svc: svc, db: pool}
+	b := committing(t, nil, Config{Workers: 3})
+	ctx, svc, pool := b.ctx, b.svc, b.db
 
 	b.seedContact(t, "+5511900000001", "Kept", "", ConsentOptedOut, `{}`)
 	b.seedContact(t, "+5511900000002", "Also kept", "", ConsentNotOptedIn, `{}`)
@@ -348,10 +343,8 @@ func TestImportIsAtomic(t *testing.T) {
 // fails on the unique number, and runs again with the contact as existing.
 func TestImportWhenAContactAppearsUnderIt(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	_, pool := storetest.DB(t)
-	svc := NewService(slog.New(slog.NewTextHandler(io.Discard, nil)), Config{TempDir: t.TempDir()}, pool)
-	b := &testBundle{ctx: ctx, svc: svc, db: pool}
+	b := committing(t, nil, Config{})
+	ctx, svc, pool := b.ctx, b.svc, b.db
 
 	other, err := pool.Begin(ctx)
 	require.NoError(t, err)

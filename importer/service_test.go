@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/herald-sh/herald/internal/storetest"
@@ -33,6 +34,21 @@ func setup(t *testing.T) *testBundle {
 		ctx: context.Background(),
 		svc: NewService(slog.New(slog.NewTextHandler(io.Discard, nil)), Config{TempDir: t.TempDir()}, tx),
 		db:  tx,
+	}
+}
+
+// committing gives a test that must commit a fresh database of its own
+// and a service on pool, or on that database's pool when pool is nil.
+func committing(t *testing.T, pool *pgxpool.Pool, cfg Config) *testBundle {
+	t.Helper()
+	if pool == nil {
+		_, pool = storetest.DB(t)
+	}
+	cfg.TempDir = t.TempDir()
+	return &testBundle{
+		ctx: context.Background(),
+		svc: NewService(slog.New(slog.NewTextHandler(io.Discard, nil)), cfg, pool),
+		db:  pool,
 	}
 }
 
