@@ -34,8 +34,9 @@ func (a *app) benchImportCmd() *cobra.Command {
 		format string
 		dir    string
 		file   string
-		keep   bool
-		repeat bool
+		keep     bool
+		repeat   bool
+		existing int
 	)
 	cmd := &cobra.Command{
 		Use:   "import",
@@ -47,18 +48,24 @@ herald's (<database>_bench_import, dropped afterwards): sniffing, parsing,
 phone normalisation, staging and the merge into contacts and the list, up
 to the commit. Prints rows per second and the peak resident memory of the
 import (VmHWM of a process that does nothing else). --file imports a file
-of your own instead.`,
+of your own instead. --existing first fills the scratch database with
+other contacts, numbers of the same area codes as the file's, so that the
+import's numbers land between them, as they do in a database that has
+taken many lists.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			if file != "" {
-				return a.benchImportFile(ctx, file, keep, repeat)
+				return a.benchImportFile(ctx, file, keep, repeat, existing)
 			}
 			if format != importer.FormatCSV && format != importer.FormatXLSX {
 				return usageError{fmt.Errorf("--format %q: want csv or xlsx", format)}
 			}
 			if rows < 1 {
 				return usageError{fmt.Errorf("--rows %d: want 1 or more", rows)}
+			}
+			if existing < 0 || rows+existing > 100_000_000 {
+				return usageError{fmt.Errorf("--existing %d: want 0 to %d", existing, 100_000_000-rows)}
 			}
 			if dir == "" {
 				d, err := os.MkdirTemp("", "herald-bench-import-")
@@ -87,7 +94,7 @@ of your own instead.`,
 			if err != nil {
 				return err
 			}
-			args := []string{"bench", "import", "--file", path}
+			args := []string{"bench", "import", "--file", path, "--existing", strconv.Itoa(existing)}
 			for name, set := range map[string]bool{"--keep": keep, "--repeat": repeat} {
 				if set {
 					args = append(args, name)
@@ -109,11 +116,12 @@ of your own instead.`,
 	f.StringVar(&file, "file", "", "import this file instead of generating one")
 	f.BoolVar(&keep, "keep", false, "keep the generated file and the scratch database")
 	f.BoolVar(&repeat, "repeat", false, "import the same file a second time (every contact exists and is unchanged)")
+	f.IntVar(&existing, "existing", 0, "contacts (in another list) the scratch database holds before the import, none of them in the file")
 	return cmd
 }
 
 // benchImportFile imports path into a scratch database and reports.
-func (a *app) benchImportFile(ctx context.Context, path string, keep, repeat bool) error {
+func (a *app) benchImportFile(ctx context.Context, path string, keep, repeat bool, existing int) error {
 	if _, err := a.openDB(ctx); err != nil {
 		return err
 	}
@@ -124,6 +132,13 @@ func (a *app) benchImportFile(ctx context.Context, path string, keep, repeat boo
 	}
 	if !keep {
 		defer drop()
+	}
+	if existing > 0 {
+		start := time.Now()
+		if err := seedExisting(ctx, scratch, existing); err != nil {
+			return fmt.Errorf("seed %d existing contacts: %w", existing, err)
+		}
+		fmt.Fprintf(a.stdout, "scratch database holds %d other contacts (%s)\n", existing, time.Since(start).Round(time.Millisecond))
 	}
 	defer a.importGC()() // as herald import does
 	svc := importer.NewService(a.logger, importer.Config{}, scratch)
@@ -226,6 +241,34 @@ func peakRSS() int64 {
 		}
 	}
 	return 0
+}
+
+// seedExisting stores n contacts in a list of their own: rows 10^8-n to
+// 10^8-1 of benchRow's sequence (i times 7919 modulo 10^8 is a
+// permutation), so no generated file holds their numbers, and they spread
+// over the same area codes. Then it vacuums and analyzes, as autovacuum
+// would have, and checkpoints, so that the import does not pay for the
+// seeding's writes (CHECKPOINT needs a superuser or pg_checkpoint).
+func seedExisting(ctx context.Context, db *pgxpool.Pool, n int) error {
+	_, err := db.Exec(ctx, `
+WITH l AS (INSERT INTO lists (name) VALUES ('existing') RETURNING id),
+c AS (
+    INSERT INTO contacts (phone, country, name, consent, consent_source, consent_at)
+    SELECT '+55' || (ARRAY['11','21','31','41','51','61','71','81','85','91'])[i % 10 + 1]
+               || '9' || lpad(((i::bigint * 7919) % 100000000)::text, 8, '0'),
+           'BR', 'Existing ' || i, 'opted_in', 'bench', now()
+    FROM generate_series(100000000 - $1::int, 99999999) i
+    RETURNING id
+)
+INSERT INTO list_members (list_id, contact_id) SELECT l.id, c.id FROM l, c`, n)
+	if err != nil {
+		return err
+	}
+	if _, err := db.Exec(ctx, `VACUUM ANALYZE contacts, list_members`); err != nil {
+		return err
+	}
+	_, err = db.Exec(ctx, `CHECKPOINT`)
+	return err
 }
 
 // benchRow is row i of the generated list. Numbers are unique (i times a
