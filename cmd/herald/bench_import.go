@@ -30,10 +30,10 @@ import (
 // benchImportCmd is `herald bench import [--rows N] [--format csv|xlsx]`.
 func (a *app) benchImportCmd() *cobra.Command {
 	var (
-		rows   int
-		format string
-		dir    string
-		file   string
+		rows     int
+		format   string
+		dir      string
+		file     string
 		keep     bool
 		repeat   bool
 		existing int
