@@ -38,7 +38,11 @@ func (d *Dispatcher) commit(ctx context.Context, info campaignInfo, outcomes []o
 	)
 	for _, o := range outcomes {
 		if o.status == "" {
-			continue // outcome unknown: left in_flight for reconciliation
+			// Outcome unknown: left in_flight for its webhook, or the
+			// deadline, to settle. Rare and worth an operator's look.
+			d.logger.Warn("send outcome unknown, waiting for its status webhook", slog.Int64("campaign_id", info.c.ID),
+				slog.Int64("send_id", o.send.id), slog.String("error", o.err.Error()))
+			continue
 		}
 		ids = append(ids, o.send.id)
 		statuses = append(statuses, o.status)
