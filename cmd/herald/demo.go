@@ -9,15 +9,19 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	mathrand "math/rand/v2"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
 	"github.com/herald-sh/herald/campaigns"
 	"github.com/herald-sh/herald/internal/report"
+	"github.com/herald-sh/herald/internal/store"
 	"github.com/herald-sh/herald/internal/wasim"
 	"github.com/herald-sh/herald/internal/whatsapp"
 )
@@ -99,6 +103,7 @@ func (a *app) runDemo(ctx context.Context, pool *pgxpool.Pool, rate int, timeout
 	if err != nil {
 		return nil, fmt.Errorf("listen for the simulator: %w", err)
 	}
+	seed := time.Now().UnixNano()
 	sim := wasim.New(wasim.Config{
 		Templates:          demoTemplates,
 		Token:              token,
@@ -108,7 +113,7 @@ func (a *app) runDemo(ctx context.Context, pool *pgxpool.Pool, rate int, timeout
 		AppSecret:          a.cfg.AppSecret,
 		WABAID:             demoWABA,
 		DisplayPhoneNumber: demoDisplayPhone,
-		Seed:               time.Now().UnixNano(),
+		Seed:               seed,
 	}, a.logger)
 	simSrv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
 	go simSrv.Serve(simLn) //nolint:errcheck // ends with Shutdown below
@@ -181,7 +186,64 @@ func (a *app) runDemo(ctx context.Context, pool *pgxpool.Pool, rate int, timeout
 	case <-ctx.Done():
 		return nil, fmt.Errorf("apply webhooks: %w", ctx.Err())
 	}
+	orders, err := recordDemoOrders(ctx, pool, camp.ID, seed)
+	if err != nil {
+		return nil, fmt.Errorf("record the sample shop's orders: %w", err)
+	}
+	a.logger.Info("recorded the sample shop's orders", slog.Int64("orders", orders.Rows), slog.Int64("attributed", orders.Attributed))
 	return report.Campaign(ctx, pool, camp.ID, report.Options{})
+}
+
+// demoPrices are the sample shop's products, in USD.
+var demoPrices = [...]string{"19.90", "29.90", "49.90", "89.90", "149.00"}
+
+// recordDemoOrders stands in for the shop's order export: a quarter of the
+// contacts who tapped "Quero ver" buy, and one in a hundred of those who
+// only read the message, each some time between reading it and now. The orders go through the same import as `herald
+// conversions import`, which credits each to the campaign that reached the
+// buyer, so that the report shows revenue and ROI.
+func recordDemoOrders(ctx context.Context, pool *pgxpool.Pool, campaignID, seed int64) (*report.ImportResult, error) {
+	rows, err := pool.Query(ctx, `
+SELECT s.phone, coalesce(s.clicked_at, s.read_at), s.clicked_at IS NOT NULL
+FROM sends s
+WHERE s.campaign_id = $1 AND (s.clicked_at IS NOT NULL OR s.read_at IS NOT NULL)
+  AND NOT EXISTS (SELECT 1 FROM inbound_messages i WHERE i.send_id = s.id AND i.type IN ('button', 'interactive')
+                  AND lower(coalesce(nullif(i.text, ''), i.button)) LIKE 'stop%')
+ORDER BY s.id`, campaignID)
+	if err != nil {
+		return nil, err
+	}
+	type reader struct {
+		phone   string
+		at      time.Time
+		clicked bool
+	}
+	readers, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (reader, error) {
+		var x reader
+		return x, r.Scan(&x.phone, &x.at, &x.clicked)
+	})
+	if err != nil {
+		return nil, err
+	}
+	rnd := mathrand.New(mathrand.NewPCG(uint64(seed), 0x5ca1ab1e))
+	var b strings.Builder
+	b.WriteString("phone,value,currency,time,order_id\n")
+	n := 0
+	for _, r := range readers {
+		if buys := r.clicked && rnd.IntN(4) == 0 || rnd.IntN(100) == 0; !buys {
+			continue
+		}
+		n++
+		at := r.at.Add(time.Duration(rnd.Int64N(int64(max(time.Since(r.at), 1)))))
+		fmt.Fprintf(&b, "%s,%s,USD,%s,demo-%d-%d\n", r.phone, demoPrices[rnd.IntN(len(demoPrices))],
+			at.UTC().Format(time.RFC3339), campaignID, n)
+	}
+	var res *report.ImportResult
+	err = store.WithTx(ctx, pool, func(tx pgx.Tx) error {
+		res, err = report.ImportConversions(ctx, tx, strings.NewReader(b.String()), "demo-orders.csv", "", report.DefaultAttributionWindow)
+		return err
+	})
+	return res, err
 }
 
 // waitCampaignFinal polls the campaign until it completes (every send final).

@@ -58,9 +58,15 @@ func TestDemoEndToEnd(t *testing.T) {
 			Clicked      *int64           `json:"clicked"`
 			ByButton     map[string]int64 `json:"clicks_by_button"`
 			Cost         struct {
-				Currency string   `json:"currency"`
-				Total    *float64 `json:"total"`
+				Currency    string   `json:"currency"`
+				Total       *float64 `json:"total"`
+				TotalMicros int64    `json:"total_micros"`
 			} `json:"cost"`
+			Conversions int64 `json:"conversions"`
+			Revenue     struct {
+				TotalMicros int64 `json:"total_micros"`
+			} `json:"revenue"`
+			ROI *float64 `json:"roi"`
 		}
 		require.NoError(t, json.Unmarshal([]byte(stdout), &rep), stdout)
 		var skipped int64
@@ -68,7 +74,7 @@ func TestDemoEndToEnd(t *testing.T) {
 			skipped += n
 		}
 		require.Positive(t, rep.Audience)
-		require.Equal(t, rep.Audience, rep.Sent+rep.Failed+skipped, "every recipient in exactly one final state")
+		require.Equal(t, rep.Audience, rep.Sent+rep.Failed+skipped, "every recipient in exactly one final state: %s\n%s", stdout, stderr)
 		require.Positive(t, rep.Skipped["not_opted_in"], "the sample has contacts who did not opt in")
 		require.GreaterOrEqual(t, float64(rep.Delivered), 0.9*float64(rep.Sent))
 		var byCode int64
@@ -86,6 +92,17 @@ func TestDemoEndToEnd(t *testing.T) {
 		require.Equal(t, "USD", rep.Cost.Currency)
 		require.NotNil(t, rep.Cost.Total)
 		require.Positive(t, *rep.Cost.Total)
+
+		// The sample shop's orders, credited to the campaign that reached
+		// the buyers, make the report's revenue and ROI.
+		var orders, revenue int64
+		require.NoError(t, pool.QueryRow(context.Background(), `SELECT count(*), coalesce(sum(value_micros), 0) FROM conversions
+			WHERE campaign_id = $1 AND currency = 'USD' AND reference LIKE 'demo-%'`, rep.CampaignID).Scan(&orders, &revenue))
+		require.Positive(t, orders)
+		require.Equal(t, orders, rep.Conversions)
+		require.Equal(t, revenue, rep.Revenue.TotalMicros)
+		require.NotNil(t, rep.ROI)
+		require.InDelta(t, float64(revenue-rep.Cost.TotalMicros)/float64(rep.Cost.TotalMicros), *rep.ROI, 1e-9)
 
 		v, err := report.Verify(context.Background(), pool, rep.CampaignID)
 		require.NoError(t, err)
@@ -110,9 +127,14 @@ func TestConversionsROI(t *testing.T) {
 	env := map[string]string{"DATABASE_URL": dsn, "HERALD_LOG_LEVEL": "warn"}
 	stdout, stderr, code := runHerald(t, env, "demo", "--json", "--rate", "400")
 	require.Equal(t, 0, code, stderr)
-	var rep struct {
-		CampaignID int64 `json:"campaign_id"`
+	type roi struct {
+		CampaignID  int64 `json:"campaign_id"`
+		Conversions int64 `json:"conversions"`
+		Revenue     struct {
+			TotalMicros int64 `json:"total_micros"`
+		} `json:"revenue"`
 	}
+	var rep roi
 	require.NoError(t, json.Unmarshal([]byte(stdout), &rep))
 	var phone string
 	var delivered time.Time
@@ -130,15 +152,10 @@ func TestConversionsROI(t *testing.T) {
 
 	stdout, stderr, code = runHerald(t, env, "report", strconv.FormatInt(rep.CampaignID, 10), "--json")
 	require.Equal(t, 0, code, stderr)
-	var after struct {
-		Conversions int64 `json:"conversions"`
-		Revenue     struct {
-			TotalMicros int64 `json:"total_micros"`
-		} `json:"revenue"`
-	}
+	var after roi
 	require.NoError(t, json.Unmarshal([]byte(stdout), &after), stdout)
-	require.EqualValues(t, 1, after.Conversions)
-	require.EqualValues(t, 149_900_000, after.Revenue.TotalMicros)
+	require.Equal(t, rep.Conversions+1, after.Conversions, "the demo's own orders and this sale")
+	require.Equal(t, rep.Revenue.TotalMicros+149_900_000, after.Revenue.TotalMicros)
 }
 
 func TestConfigErrorsListEveryField(t *testing.T) {
