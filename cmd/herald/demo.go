@@ -57,8 +57,10 @@ func (a *app) demoCmd() *cobra.Command {
 about 1,000 contacts (some not opted in, a few invalid numbers), registers the
 simulator's templates through the Cloud API client, sends a campaign through
 River jobs under the sender's rate limit to an in-process Cloud API simulator,
-receives its signed status webhooks and replies, and prints the report once
-every send is final and every webhook applied.`,
+receives its signed status webhooks and replies and, once every send is final
+and every webhook applied, records a sample shop's orders from the contacts
+the campaign reached (as herald conversions import would), then prints the
+report: delivery, engagement, cost, revenue and ROI.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
