@@ -160,7 +160,7 @@ func (a *app) newBenchRig(ctx context.Context, o benchRigOptions, secret whatsap
 		Failures:   wasim.FailureMix{Read: o.read},
 		WebhookURL: o.webhookURL, AppSecret: secret, WABAID: demoWABA,
 	}, slog.New(slog.DiscardHandler))
-	r.simHTTP = &http.Server{Handler: r.sim, ReadHeaderTimeout: 10 * time.Second}
+	r.simHTTP = wasim.HTTPServer("", r.sim)
 	go r.simHTTP.Serve(simLn) //nolint:errcheck // ends with Close
 	r.simURL = "http://" + simLn.Addr().String()
 

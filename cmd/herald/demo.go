@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	mathrand "math/rand/v2"
 	"net"
-	"net/http"
 	"strings"
 	"time"
 
@@ -117,7 +116,7 @@ func (a *app) runDemo(ctx context.Context, pool *pgxpool.Pool, rate int, timeout
 		DisplayPhoneNumber: demoDisplayPhone,
 		Seed:               seed,
 	}, a.logger)
-	simSrv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
+	simSrv := wasim.HTTPServer("", sim)
 	go simSrv.Serve(simLn) //nolint:errcheck // ends with Shutdown below
 	sim.Start(ctx)
 	defer func() {

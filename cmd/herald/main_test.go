@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/herald-sh/herald/internal/report"
 	"github.com/herald-sh/herald/internal/storetest"
+	"github.com/herald-sh/herald/internal/wasim"
 )
 
 // TestMain doubles as herald's main when HERALD_TEST_MAIN=1, so tests can
@@ -181,4 +183,15 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	for _, s := range []string{"tok-SECRET-123", "app-SECRET-456", "pw-SECRET-789"} {
 		require.NotContains(t, stderr, s)
 	}
+}
+
+// TestSimulatorOutlastsIdleConnections: the simulator's server keeps a
+// connection that herald's client dialed but has not used open for longer
+// than the client keeps it, so that the client never picks one the server
+// is closing (a send on it would end unknown).
+func TestSimulatorOutlastsIdleConnections(t *testing.T) {
+	t.Parallel()
+	idle := apiHTTPClient(20).Transport.(*http.Transport).IdleConnTimeout
+	require.Positive(t, idle)
+	require.Greater(t, wasim.HTTPServer("", nil).ReadHeaderTimeout, idle)
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"log/slog"
-	"net/http"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -35,7 +34,7 @@ WHATSAPP_API_URL=http://ADDR and use the same WHATSAPP_APP_SECRET on both.`,
 				WebhookURL: webhook, AppSecret: a.cfg.AppSecret, WABAID: demoWABA, DisplayPhoneNumber: demoDisplayPhone,
 				Seed: time.Now().UnixNano(),
 			}, a.logger)
-			srv := &http.Server{Addr: listen, Handler: sim, ReadHeaderTimeout: 10 * time.Second}
+			srv := wasim.HTTPServer(listen, sim)
 			sim.Start(ctx)
 			defer sim.Close()
 			errc := make(chan error, 1)

@@ -251,3 +251,17 @@ func (s *Server) DuplicateRecipients(phoneNumberID, template string) []string {
 	slices.Sort(dups)
 	return dups
 }
+
+// HeaderTimeout bounds how long the simulator's HTTP server waits for a
+// request's headers, including on a connection a client has dialed but not
+// used yet. It outlasts the time clients keep idle connections (Go's
+// transport, and herald's client with it: 90 s). A shorter one closes such
+// a connection just as the client may pick it for a send; a POST on a fresh
+// connection that closes under it is not retried, and its outcome is
+// unknown: the send would end unknown for want of a webhook.
+const HeaderTimeout = 5 * time.Minute
+
+// HTTPServer returns the server to run a simulator on, with HeaderTimeout.
+func HTTPServer(addr string, h http.Handler) *http.Server {
+	return &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: HeaderTimeout}
+}
