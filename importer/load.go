@@ -264,8 +264,9 @@ func (ld *loader) finish() error {
 }
 
 // merge runs contactsMerge in a savepoint, again if another transaction
-// created a contact the import thought new (unique violation) or deleted
-// one it thought existing (foreign key violation) since it looked.
+// created a contact the import thought new (unique violation) since it
+// looked. The contacts it found cannot go meanwhile: the import holds
+// membersLock.
 func merge(ctx context.Context, tx pgx.Tx, listID int64, source string) (mergeResult, error) {
 	for attempt := 1; ; attempt++ {
 		var m mergeResult

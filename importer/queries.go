@@ -147,10 +147,10 @@ WHERE err_reason IS NOT NULL`
 //   - the new contacts join the list with a plain INSERT (they cannot be
 //     members yet); existing ones unless they are members already, with ON
 //     CONFLICT DO NOTHING for a membership added meanwhile. list_members
-//     has no foreign keys (migration 0008): its triggers check each INSERT
-//     once, with one anti-join, and raise foreign_key_violation for a
-//     contact deleted since src read it, which load answers by merging
-//     again.
+//     has no foreign keys (migration 0008), and the import holds
+//     membersLock, so the contacts src read stay to the commit; its check
+//     trigger is off for these inserts (membersCheckOff) or, for a role
+//     that cannot switch it off, finds nothing.
 //   - events records the consent changes of existing contacts.
 //
 // The counts come from aggregates over each part, without joining them.

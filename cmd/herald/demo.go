@@ -200,9 +200,10 @@ var demoPrices = [...]string{"19.90", "29.90", "49.90", "89.90", "149.00"}
 
 // recordDemoOrders stands in for the shop's order export: a quarter of the
 // contacts who tapped "Quero ver" buy, and one in a hundred of those who
-// only read the message, each some time between reading it and now. The orders go through the same import as `herald
-// conversions import`, which credits each to the campaign that reached the
-// buyer, so that the report shows revenue and ROI.
+// only read the message, each some time between reading it and now. The
+// orders go through the same import as `herald conversions import`, which
+// credits each to the campaign that reached the buyer, so that the report
+// shows revenue and ROI.
 func recordDemoOrders(ctx context.Context, pool *pgxpool.Pool, campaignID, seed int64) (*report.ImportResult, error) {
 	rows, err := pool.Query(ctx, `
 SELECT s.phone, coalesce(s.clicked_at, s.read_at), s.clicked_at IS NOT NULL
