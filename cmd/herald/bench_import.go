@@ -254,13 +254,13 @@ func seedExisting(ctx context.Context, db *pgxpool.Pool, n int) error {
 WITH l AS (INSERT INTO lists (name) VALUES ('existing') RETURNING id),
 c AS (
     INSERT INTO contacts (phone, country, name, consent, consent_source, consent_at)
-    SELECT '+55' || (ARRAY['11','21','31','41','51','61','71','81','85','91'])[i % 10 + 1]
+    SELECT '+55' || ($2::text[])[i % cardinality($2::text[]) + 1]
                || '9' || lpad(((i::bigint * 7919) % 100000000)::text, 8, '0'),
            'BR', 'Existing ' || i, 'opted_in', 'bench', now()
     FROM generate_series(100000000 - $1::int, 99999999) i
     RETURNING id
 )
-INSERT INTO list_members (list_id, contact_id) SELECT l.id, c.id FROM l, c`, n)
+INSERT INTO list_members (list_id, contact_id) SELECT l.id, c.id FROM l, c`, n, benchDDDs)
 	if err != nil {
 		return err
 	}
@@ -271,17 +271,20 @@ INSERT INTO list_members (list_id, contact_id) SELECT l.id, c.id FROM l, c`, n)
 	return err
 }
 
+// benchDDDs are the area codes of the generated numbers, row i's being
+// benchDDDs[i % 10].
+var benchDDDs = []string{"11", "21", "31", "41", "51", "61", "71", "81", "85", "91"}
+
 // benchRow is row i of the generated list. Numbers are unique (i times a
 // prime, modulo 10^8, is a permutation) and written in the ways lists hold
 // them; one row in 200 has a broken number and one in 200 repeats an
 // earlier number in another format.
 func benchRow(i int) (phone string, numeric int64, name, consent, city, plan string, signup time.Time) {
-	ddds := [...]string{"11", "21", "31", "41", "51", "61", "71", "81", "85", "91"}
 	n := i
 	if i%200 == 199 {
 		n = i / 2 // a duplicate
 	}
-	ddd := ddds[n%len(ddds)]
+	ddd := benchDDDs[n%len(benchDDDs)]
 	sub := fmt.Sprintf("%08d", int64(n)*7919%100_000_000)
 	switch n % 4 {
 	case 0:
