@@ -50,6 +50,7 @@ type benchSendOptions struct {
 	headroom    float64
 	workers     int
 	simRate     int
+	simLatency  time.Duration
 }
 
 // benchSendCmd is `herald bench send`.
@@ -88,6 +89,7 @@ recount, and the simulator saw nobody messaged twice.`,
 	f.IntVar(&o.senders, "senders", 10, "sender numbers, one campaign each")
 	f.IntVar(&o.rate, "rate", 1000, "messages per second of each number (throttle and simulator cap)")
 	f.IntVar(&o.simRate, "sim-rate", 0, "the simulator's cap per number, if not --rate (0: --rate; -1: no cap)")
+	f.DurationVar(&o.simLatency, "sim-latency", 0, "how long the simulator takes to answer each request (the Cloud API's round trip)")
 	f.BoolVar(&o.webhooks, "webhooks", false, "answer every send with sent, delivered and read webhooks and wait until all are applied")
 	f.IntVar(&o.batchSize, "batch-size", 0, "sends per River job (campaigns.Config.BatchSize; 0: default)")
 	f.IntVar(&o.chunkSize, "chunk-size", 0, "sends claimed at a time (campaigns.DispatchConfig.ChunkSize; 0: default)")
@@ -120,7 +122,8 @@ type benchRig struct {
 
 type benchRigOptions struct {
 	recipients, senders, rate int
-	simRate                   int    // 0: rate; -1: no cap
+	simRate                   int // 0: rate; -1: no cap
+	simLatency                time.Duration
 	webhookURL                string // "" turns webhooks off
 	read                      float64
 	keep                      bool
@@ -156,7 +159,7 @@ func (a *app) newBenchRig(ctx context.Context, o benchRigOptions, secret whatsap
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	r.sim = wasim.New(wasim.Config{
-		Templates: demoTemplates, Token: "bench", Rate: simRate(o.rate, o.simRate), Seed: 1,
+		Templates: demoTemplates, Token: "bench", Rate: simRate(o.rate, o.simRate), Seed: 1, Latency: o.simLatency,
 		Failures:   wasim.FailureMix{Read: o.read},
 		WebhookURL: o.webhookURL, AppSecret: secret, WABAID: demoWABA,
 	}, slog.New(slog.DiscardHandler))
@@ -291,7 +294,7 @@ func (a *app) benchSend(ctx context.Context, o benchSendOptions) error {
 	defer cancel()
 	secret := whatsapp.Secret(rand.Text())
 	var hookLn net.Listener
-	ro := benchRigOptions{recipients: o.recipients, senders: o.senders, rate: o.rate, simRate: o.simRate, keep: o.keep}
+	ro := benchRigOptions{recipients: o.recipients, senders: o.senders, rate: o.rate, simRate: o.simRate, simLatency: o.simLatency, keep: o.keep}
 	if o.webhooks {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
