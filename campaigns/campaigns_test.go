@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -419,6 +420,62 @@ func TestDispatchPausesOnTemplateError(t *testing.T) {
 
 	// Lifecycle rules hold.
 	require.ErrorIs(t, f.svc.Resume(ctx, c.ID), ErrInvalidTransition)
+}
+
+// gatedAPI accepts every send; while hold is set, each call reports its
+// arrival and waits for release.
+type gatedAPI struct {
+	scriptedAPI
+	hold    atomic.Bool
+	arrived chan string
+	release chan struct{}
+}
+
+func (g *gatedAPI) SendTemplate(ctx context.Context, id string, msg whatsapp.TemplateMessage) (*whatsapp.SendResponse, error) {
+	if g.hold.Load() {
+		g.arrived <- msg.To
+		<-g.release
+	}
+	return g.scriptedAPI.SendTemplate(ctx, id, msg)
+}
+
+// A job that has claimed everything in its range gives its place up while
+// its last requests are on the wire: with one place per number, the next
+// job sends before the previous one's answers come.
+func TestDispatchLeavesItsPlaceWhileItsLastSendsAreOut(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, pool := storetest.DB(t)
+	f := newFixture(t, pool, optedIn("+551190000004%d", 1, 6), promoBindings) // jobs of 3
+	api := &gatedAPI{scriptedAPI: scriptedAPI{calls: map[string]int{}}, arrived: make(chan string, 6), release: make(chan struct{})}
+	d := NewDispatcher(discard, pool, api, &noThrottle{}, DispatchConfig{ChunkSize: 3, JobsPerSender: 1, SenderBusyWait: time.Minute})
+	_, err := f.svc.Start(ctx, f.campaign.ID)
+	require.NoError(t, err)
+	var jobs []SendBatchArgs
+	for _, a := range f.jobs.args {
+		if args, ok := a.(SendBatchArgs); ok {
+			jobs = append(jobs, args)
+		}
+	}
+	require.Len(t, jobs, 2)
+	api.hold.Store(true)
+	done := make(chan error, 2)
+	timeout := time.After(10 * time.Second)
+	for j, job := range jobs {
+		go func() { done <- d.dispatch(ctx, job) }()
+		for i := range 3 {
+			select {
+			case <-api.arrived:
+			case <-timeout:
+				close(api.release)
+				t.Fatalf("job %d: %d of its 3 sends went out while the previous job's answers were pending", j+1, i)
+			}
+		}
+	}
+	close(api.release)
+	require.NoError(t, <-done)
+	require.NoError(t, <-done)
+	require.Equal(t, map[string]int64{"accepted": 6}, requireRollupsExact(t, pool, f.campaign.ID))
 }
 
 func TestCancelMovesQueuedSends(t *testing.T) {

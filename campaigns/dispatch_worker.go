@@ -295,13 +295,14 @@ func (d *Dispatcher) dispatch(ctx context.Context, args SendBatchArgs) error {
 		}
 		return river.JobSnooze(time.Second)
 	}
-	defer d.leave(c.SenderID)
+	leave := sync.OnceFunc(func() { d.leave(c.SenderID) })
+	defer leave()
 	t, err := TemplateGetByID(ctx, d.pool, c.TemplateID)
 	if err != nil {
 		return err
 	}
 	info := campaignInfo{c: c, t: t, plan: newComponentPlan(t, c.Bindings)}
-	stopped, err := d.run(ctx, args, info)
+	stopped, err := d.run(ctx, args, info, leave)
 	if err != nil {
 		return err
 	}
@@ -338,7 +339,12 @@ func (d *Dispatcher) dispatch(ctx context.Context, args SendBatchArgs) error {
 // one chunk at a time and opens up only once a chunk has been committed
 // without stopping the campaign: a broken template pauses the campaign after
 // its first chunk, not after several.
-func (d *Dispatcher) run(ctx context.Context, args SendBatchArgs, info campaignInfo) (stopped bool, err error) {
+//
+// Once it has nothing left to claim, run gives the job's place up (leave)
+// while its last chunks are still on the wire: the place is for taking
+// slots and claiming. Against a Cloud API answering in a second, a job
+// holding its place through that last second kept a number below its rate.
+func (d *Dispatcher) run(ctx context.Context, args SendBatchArgs, info campaignInfo, leave func()) (stopped bool, err error) {
 	var (
 		wg       sync.WaitGroup
 		mu       sync.Mutex
@@ -363,14 +369,29 @@ func (d *Dispatcher) run(ctx context.Context, args SendBatchArgs, info campaignI
 	// that dies leaves them unknown. At 1,000/s that is the whole ChunkSize
 	// (50); at the default 80/s, 40; at 10/s, 5.
 	chunk := min(d.cfg.ChunkSize, max(1, info.c.SenderRate/2))
+claiming:
 	for ctx.Err() == nil && !done() {
-		// Wait for a free place in the pipeline.
+		// Wait for a free place in the pipeline, unless the range has been
+		// swept and nothing in it is left to claim: then the job is done
+		// claiming and gives its place up (leave, below).
+		checked := false
 		for {
 			mu.Lock()
 			full := inFlight >= limit
 			mu.Unlock()
 			if !full {
 				break
+			}
+			if (!sweep || cursor > args.LastID) && !checked {
+				checked = true
+				left, err := d.claimable(ctx, args)
+				if err != nil {
+					wg.Wait()
+					return false, errors.Join(err, firstErr)
+				}
+				if left == 0 {
+					break claiming
+				}
 			}
 			select {
 			case <-freed:
@@ -479,6 +500,7 @@ func (d *Dispatcher) run(ctx context.Context, args SendBatchArgs, info campaignI
 			}
 		}()
 	}
+	leave()
 	wg.Wait()
 	mu.Lock()
 	defer mu.Unlock()
