@@ -478,6 +478,51 @@ func TestDispatchLeavesItsPlaceWhileItsLastSendsAreOut(t *testing.T) {
 	require.Equal(t, map[string]int64{"accepted": 6}, requireRollupsExact(t, pool, f.campaign.ID))
 }
 
+// A campaign's first job sends one chunk at a time until one is committed
+// (TestDispatchPausesOnTemplateError); its later jobs start with every
+// chunk they may have in flight, and a campaign stopped by an error starts
+// over with one.
+func TestDispatchOpensUpForAProvenCampaign(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, pool := storetest.DB(t)
+	f := newFixture(t, pool, optedIn("+551190000003%d", 1, 6), promoBindings) // jobs of 3
+	api := &gatedAPI{scriptedAPI: scriptedAPI{calls: map[string]int{}}, arrived: make(chan string, 3), release: make(chan struct{})}
+	d := NewDispatcher(discard, pool, api, &noThrottle{}, DispatchConfig{ChunkSize: 1, ChunksInFlight: 3})
+	_, err := f.svc.Start(ctx, f.campaign.ID)
+	require.NoError(t, err)
+	var jobs []SendBatchArgs
+	for _, a := range f.jobs.args {
+		if args, ok := a.(SendBatchArgs); ok {
+			jobs = append(jobs, args)
+		}
+	}
+	require.Len(t, jobs, 2)
+	require.Equal(t, 1, d.firstLimit(f.campaign.ID))
+	require.NoError(t, d.dispatch(ctx, jobs[0]))
+	require.Equal(t, 3, d.firstLimit(f.campaign.ID))
+
+	// The second job's three sends are all on the wire before any answer.
+	api.hold.Store(true)
+	done := make(chan error, 1)
+	go func() { done <- d.dispatch(ctx, jobs[1]) }()
+	timeout := time.After(10 * time.Second)
+	for i := range 3 {
+		select {
+		case <-api.arrived:
+		case <-timeout:
+			close(api.release)
+			t.Fatalf("only %d of the second job's 3 sends went out before the first answer", i)
+		}
+	}
+	close(api.release)
+	require.NoError(t, <-done)
+	require.Equal(t, map[string]int64{"accepted": 6}, requireRollupsExact(t, pool, f.campaign.ID))
+
+	d.prove(f.campaign.ID, true) // what a commit that pauses the campaign does
+	require.Equal(t, 1, d.firstLimit(f.campaign.ID))
+}
+
 func TestCancelMovesQueuedSends(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

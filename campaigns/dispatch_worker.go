@@ -94,9 +94,47 @@ type Dispatcher struct {
 	throttle Throttle
 	cfg      DispatchConfig
 
-	mu    sync.Mutex
-	slots map[int64]*senderSlots // per sender number
-	seq   uint64                 // order of arrival of waiting jobs
+	mu     sync.Mutex
+	slots  map[int64]*senderSlots // per sender number
+	seq    uint64                 // order of arrival of waiting jobs
+	proven map[int64]time.Time    // campaign → when a chunk of it last committed without stopping it
+}
+
+// provenFor is how long a committed chunk vouches for its campaign's next
+// jobs in this process (see run).
+const provenFor = 10 * time.Minute
+
+// firstLimit is how many chunks a job of the campaign may start with: one
+// until a chunk of the campaign has been committed without stopping it, in
+// this process and within provenFor; then ChunksInFlight.
+func (d *Dispatcher) firstLimit(campaignID int64) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if at, ok := d.proven[campaignID]; ok && d.cfg.NowFunc().Sub(at) < provenFor {
+		return d.cfg.ChunksInFlight
+	}
+	return 1
+}
+
+// prove records that a chunk of the campaign was committed without stopping
+// it; stopped forgets the campaign, so that its next job starts with one
+// chunk again (a template fixed and the campaign resumed).
+func (d *Dispatcher) prove(campaignID int64, stopped bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if stopped {
+		delete(d.proven, campaignID)
+		return
+	}
+	now := d.cfg.NowFunc()
+	if _, ok := d.proven[campaignID]; !ok && len(d.proven) >= 1024 {
+		for id, at := range d.proven {
+			if now.Sub(at) >= provenFor {
+				delete(d.proven, id)
+			}
+		}
+	}
+	d.proven[campaignID] = now
 }
 
 // NewDispatcher returns a Dispatcher.
@@ -112,7 +150,8 @@ func NewDispatcher(logger *slog.Logger, pool *pgxpool.Pool, api MessageSender, t
 	if cfg.NowFunc == nil {
 		cfg.NowFunc = time.Now
 	}
-	return &Dispatcher{logger: logger, pool: pool, api: api, throttle: throttle, cfg: cfg, slots: map[int64]*senderSlots{}}
+	return &Dispatcher{logger: logger, pool: pool, api: api, throttle: throttle, cfg: cfg,
+		slots: map[int64]*senderSlots{}, proven: map[int64]time.Time{}}
 }
 
 // senderSlots are the places for running jobs of one sender number, and
@@ -335,10 +374,14 @@ func (d *Dispatcher) dispatch(ctx context.Context, args SendBatchArgs) error {
 // run dispatches the job's range chunk by chunk until nothing claimable is
 // left, the campaign stops or ctx ends. Up to ChunksInFlight chunks are on
 // the wire or committing while the next one takes its slots and is claimed,
-// so that one job can keep its sender number at its rate. A job starts with
-// one chunk at a time and opens up only once a chunk has been committed
-// without stopping the campaign: a broken template pauses the campaign after
-// its first chunk, not after several.
+// so that one job can keep its sender number at its rate. A campaign's first
+// job starts with one chunk at a time and opens up only once a chunk has
+// been committed without stopping the campaign: a broken template pauses
+// the campaign after its first chunk, not after several. The campaign's
+// later jobs start open (firstLimit): a job covers about a second of a
+// number at 1,000/s, and against the Cloud API's round trip of a few
+// hundred milliseconds, waiting for one chunk at the start of every job
+// cost a number several percent of its rate.
 //
 // Once it has nothing left to claim, run gives the job's place up (leave)
 // while its last chunks are still on the wire: the place is for taking
@@ -351,7 +394,7 @@ func (d *Dispatcher) run(ctx context.Context, args SendBatchArgs, info campaignI
 		firstErr error
 		stop     bool
 		inFlight int
-		limit    = 1
+		limit    = d.firstLimit(info.c.ID)
 		freed    = make(chan struct{}, d.cfg.ChunksInFlight)
 		// cursor is where the sweep's next claim starts: past the last
 		// send it claimed, so that each claim reads only unclaimed rows.
@@ -481,6 +524,9 @@ claiming:
 			defer wg.Done()
 			outcomes := d.sendAll(ctx, info, batch, grants)
 			stopped, err := d.commit(ctx, info, outcomes)
+			if err == nil {
+				d.prove(info.c.ID, stopped)
+			}
 			mu.Lock()
 			inFlight--
 			switch {
