@@ -65,8 +65,10 @@ type DispatchConfig struct {
 	// ChunksInFlight is how many chunks one job may have on the wire or
 	// committing while it takes slots for and claims the next (default 8).
 	ChunksInFlight int
-	// JobsPerSender is how many dispatch jobs of one sender number run at
-	// once in this process (default 4). As many more wait, each up to
+	// JobsPerSender is how many dispatch jobs of one sender number take
+	// slots and claim sends at once in this process (default 4); a job
+	// that has claimed everything in its range gives its place up while
+	// its last answers come back. As many more wait, each up to
 	// SenderBusyWait (default 10s), for one of them to end; any further
 	// job snoozes for a second. A number with more jobs due than it can
 	// send (two campaigns on one number) so holds at most twice
