@@ -307,12 +307,21 @@ func apiErr(code int) error { return &whatsapp.Error{HTTPStatus: 400, Code: code
 func runJobs(t *testing.T, d *Dispatcher, f *fixture) []error {
 	t.Helper()
 	var errs []error
-	for _, a := range f.jobs.args {
-		if args, ok := a.(SendBatchArgs); ok {
-			errs = append(errs, d.dispatch(context.Background(), args))
-		}
+	for _, args := range f.sendJobs() {
+		errs = append(errs, d.dispatch(context.Background(), args))
 	}
 	return errs
+}
+
+// sendJobs are the dispatch jobs the fixture's campaign has enqueued.
+func (f *fixture) sendJobs() []SendBatchArgs {
+	var jobs []SendBatchArgs
+	for _, a := range f.jobs.args {
+		if args, ok := a.(SendBatchArgs); ok {
+			jobs = append(jobs, args)
+		}
+	}
+	return jobs
 }
 
 func TestDispatchOutcomes(t *testing.T) {
@@ -431,6 +440,24 @@ type gatedAPI struct {
 	release chan struct{}
 }
 
+func newGatedAPI(capacity int) *gatedAPI {
+	return &gatedAPI{scriptedAPI: scriptedAPI{calls: map[string]int{}}, arrived: make(chan string, capacity), release: make(chan struct{})}
+}
+
+// await waits for n held calls, or fails the test with what after a
+// deadline, releasing the held calls first.
+func (g *gatedAPI) await(t *testing.T, n int, deadline <-chan time.Time, what func(got int) string) {
+	t.Helper()
+	for i := range n {
+		select {
+		case <-g.arrived:
+		case <-deadline:
+			close(g.release)
+			t.Fatal(what(i))
+		}
+	}
+}
+
 func (g *gatedAPI) SendTemplate(ctx context.Context, id string, msg whatsapp.TemplateMessage) (*whatsapp.SendResponse, error) {
 	if g.hold.Load() {
 		g.arrived <- msg.To
@@ -447,30 +474,20 @@ func TestDispatchLeavesItsPlaceWhileItsLastSendsAreOut(t *testing.T) {
 	ctx := context.Background()
 	_, pool := storetest.DB(t)
 	f := newFixture(t, pool, optedIn("+551190000004%d", 1, 6), promoBindings) // jobs of 3
-	api := &gatedAPI{scriptedAPI: scriptedAPI{calls: map[string]int{}}, arrived: make(chan string, 6), release: make(chan struct{})}
+	api := newGatedAPI(6)
 	d := NewDispatcher(discard, pool, api, &noThrottle{}, DispatchConfig{ChunkSize: 3, JobsPerSender: 1, SenderBusyWait: time.Minute})
 	_, err := f.svc.Start(ctx, f.campaign.ID)
 	require.NoError(t, err)
-	var jobs []SendBatchArgs
-	for _, a := range f.jobs.args {
-		if args, ok := a.(SendBatchArgs); ok {
-			jobs = append(jobs, args)
-		}
-	}
+	jobs := f.sendJobs()
 	require.Len(t, jobs, 2)
 	api.hold.Store(true)
 	done := make(chan error, 2)
 	timeout := time.After(10 * time.Second)
 	for j, job := range jobs {
 		go func() { done <- d.dispatch(ctx, job) }()
-		for i := range 3 {
-			select {
-			case <-api.arrived:
-			case <-timeout:
-				close(api.release)
-				t.Fatalf("job %d: %d of its 3 sends went out while the previous job's answers were pending", j+1, i)
-			}
-		}
+		api.await(t, 3, timeout, func(got int) string {
+			return fmt.Sprintf("job %d: %d of its 3 sends went out while the previous job's answers were pending", j+1, got)
+		})
 	}
 	close(api.release)
 	require.NoError(t, <-done)
@@ -487,16 +504,11 @@ func TestDispatchOpensUpForAProvenCampaign(t *testing.T) {
 	ctx := context.Background()
 	_, pool := storetest.DB(t)
 	f := newFixture(t, pool, optedIn("+551190000003%d", 1, 6), promoBindings) // jobs of 3
-	api := &gatedAPI{scriptedAPI: scriptedAPI{calls: map[string]int{}}, arrived: make(chan string, 3), release: make(chan struct{})}
+	api := newGatedAPI(3)
 	d := NewDispatcher(discard, pool, api, &noThrottle{}, DispatchConfig{ChunkSize: 1, ChunksInFlight: 3})
 	_, err := f.svc.Start(ctx, f.campaign.ID)
 	require.NoError(t, err)
-	var jobs []SendBatchArgs
-	for _, a := range f.jobs.args {
-		if args, ok := a.(SendBatchArgs); ok {
-			jobs = append(jobs, args)
-		}
-	}
+	jobs := f.sendJobs()
 	require.Len(t, jobs, 2)
 	require.Equal(t, 1, d.firstLimit(f.campaign.ID))
 	require.NoError(t, d.dispatch(ctx, jobs[0]))
@@ -506,15 +518,9 @@ func TestDispatchOpensUpForAProvenCampaign(t *testing.T) {
 	api.hold.Store(true)
 	done := make(chan error, 1)
 	go func() { done <- d.dispatch(ctx, jobs[1]) }()
-	timeout := time.After(10 * time.Second)
-	for i := range 3 {
-		select {
-		case <-api.arrived:
-		case <-timeout:
-			close(api.release)
-			t.Fatalf("only %d of the second job's 3 sends went out before the first answer", i)
-		}
-	}
+	api.await(t, 3, time.After(10*time.Second), func(got int) string {
+		return fmt.Sprintf("only %d of the second job's 3 sends went out before the first answer", got)
+	})
 	close(api.release)
 	require.NoError(t, <-done)
 	require.Equal(t, map[string]int64{"accepted": 6}, requireRollupsExact(t, pool, f.campaign.ID))
