@@ -418,8 +418,9 @@ claiming:
 	for ctx.Err() == nil && !done() {
 		// Wait for a free place in the pipeline, unless the range has been
 		// swept and nothing in it is left to claim: then the job is done
-		// claiming and gives its place up (leave, below).
-		checked := false
+		// claiming and gives its place up (leave, below). left is the
+		// count of claimable sends once taken (-1 before).
+		left := int64(-1)
 		for {
 			mu.Lock()
 			full := inFlight >= limit
@@ -427,10 +428,9 @@ claiming:
 			if !full {
 				break
 			}
-			if (!sweep || cursor > args.LastID) && !checked {
-				checked = true
-				left, err := d.claimable(ctx, args)
-				if err != nil {
+			if (!sweep || cursor > args.LastID) && left < 0 {
+				var err error
+				if left, err = d.claimable(ctx, args); err != nil {
 					wg.Wait()
 					return false, errors.Join(err, firstErr)
 				}
@@ -463,10 +463,12 @@ claiming:
 			to = min(args.LastID, cursor+2*int64(chunk)-1)
 		} else {
 			sweep = false
-			left, err := d.claimable(ctx, args)
-			if err != nil {
-				wg.Wait()
-				return false, errors.Join(err, firstErr)
+			if left < 0 {
+				var err error
+				if left, err = d.claimable(ctx, args); err != nil {
+					wg.Wait()
+					return false, errors.Join(err, firstErr)
+				}
 			}
 			if left == 0 {
 				break
