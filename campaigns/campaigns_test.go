@@ -466,20 +466,30 @@ func (g *gatedAPI) SendTemplate(ctx context.Context, id string, msg whatsapp.Tem
 	return g.scriptedAPI.SendTemplate(ctx, id, msg)
 }
 
+// gatedCampaign starts a campaign to six contacts (phones: a format for 1
+// to 6) in two jobs of three, for a dispatcher with cfg that sends through
+// a gatedAPI holding up to held arrivals.
+func gatedCampaign(t *testing.T, phones string, held int, cfg DispatchConfig) (*fixture, *gatedAPI, *Dispatcher, []SendBatchArgs) {
+	t.Helper()
+	_, pool := storetest.DB(t)
+	f := newFixture(t, pool, optedIn(phones, 1, 6), promoBindings) // jobs of 3
+	api := newGatedAPI(held)
+	d := NewDispatcher(discard, pool, api, &noThrottle{}, cfg)
+	_, err := f.svc.Start(context.Background(), f.campaign.ID)
+	require.NoError(t, err)
+	jobs := f.sendJobs()
+	require.Len(t, jobs, 2)
+	return f, api, d, jobs
+}
+
 // A job that has claimed everything in its range gives its place up while
 // its last requests are on the wire: with one place per number, the next
 // job sends before the previous one's answers come.
 func TestDispatchLeavesItsPlaceWhileItsLastSendsAreOut(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	_, pool := storetest.DB(t)
-	f := newFixture(t, pool, optedIn("+551190000004%d", 1, 6), promoBindings) // jobs of 3
-	api := newGatedAPI(6)
-	d := NewDispatcher(discard, pool, api, &noThrottle{}, DispatchConfig{ChunkSize: 3, JobsPerSender: 1, SenderBusyWait: time.Minute})
-	_, err := f.svc.Start(ctx, f.campaign.ID)
-	require.NoError(t, err)
-	jobs := f.sendJobs()
-	require.Len(t, jobs, 2)
+	f, api, d, jobs := gatedCampaign(t, "+551190000004%d", 6, DispatchConfig{ChunkSize: 3, JobsPerSender: 1, SenderBusyWait: time.Minute})
+	pool := f.pool
 	api.hold.Store(true)
 	done := make(chan error, 2)
 	timeout := time.After(10 * time.Second)
@@ -502,14 +512,8 @@ func TestDispatchLeavesItsPlaceWhileItsLastSendsAreOut(t *testing.T) {
 func TestDispatchOpensUpForAProvenCampaign(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	_, pool := storetest.DB(t)
-	f := newFixture(t, pool, optedIn("+551190000003%d", 1, 6), promoBindings) // jobs of 3
-	api := newGatedAPI(3)
-	d := NewDispatcher(discard, pool, api, &noThrottle{}, DispatchConfig{ChunkSize: 1, ChunksInFlight: 3})
-	_, err := f.svc.Start(ctx, f.campaign.ID)
-	require.NoError(t, err)
-	jobs := f.sendJobs()
-	require.Len(t, jobs, 2)
+	f, api, d, jobs := gatedCampaign(t, "+551190000003%d", 3, DispatchConfig{ChunkSize: 1, ChunksInFlight: 3})
+	pool := f.pool
 	require.Equal(t, 1, d.firstLimit(f.campaign.ID))
 	require.NoError(t, d.dispatch(ctx, jobs[0]))
 	require.Equal(t, 3, d.firstLimit(f.campaign.ID))
