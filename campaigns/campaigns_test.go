@@ -593,10 +593,9 @@ func TestChunkFollowsSenderRate(t *testing.T) {
 	}
 }
 
-// TestPlacesGoToTheMostUrgent: with one place per number, a job that waits
-// gets the place before a less urgent one that waited longer, and a job
-// more urgent than every waiting one takes a waiting turn from the least
-// urgent when all the turns are taken.
+// TestPlacesGoToTheMostUrgent: with one place per number, a job as urgent as
+// the one waiting for the place does not wait, and a more urgent one takes
+// its turn, and then the place.
 func TestPlacesGoToTheMostUrgent(t *testing.T) {
 	t.Parallel()
 	d := NewDispatcher(discard, nil, nil, &noThrottle{}, DispatchConfig{JobsPerSender: 1, SenderBusyWait: time.Minute})
@@ -633,26 +632,53 @@ func TestPlacesGoToTheMostUrgent(t *testing.T) {
 	require.Eventually(t, waiting(1), 5*time.Second, time.Millisecond)
 	d.leave(sender)
 	require.Equal(t, "urgent", <-got)
+}
 
-	// With two turns: the more urgent waiting job goes first.
-	d2 := NewDispatcher(discard, nil, nil, &noThrottle{}, DispatchConfig{JobsPerSender: 2, SenderBusyWait: time.Minute})
-	require.True(t, d2.enter(ctx, sender, 4))
-	require.True(t, d2.enter(ctx, sender, 4))
-	order := make(chan int, 2)
-	for _, prio := range []int{3, 1} {
+// TestSecondPlaceOnlyForAFullPipeline: a number runs a second job only while
+// its running job waits on its full pipeline (the round trip holds it
+// back); otherwise the second job waits to take over.
+func TestSecondPlaceOnlyForAFullPipeline(t *testing.T) {
+	t.Parallel()
+	d := NewDispatcher(discard, nil, nil, &noThrottle{}, DispatchConfig{JobsPerSender: 2, SenderBusyWait: time.Minute})
+	ctx := context.Background()
+	const sender = 7
+	require.True(t, d.enter(ctx, sender, 2))
+
+	got := make(chan int, 2)
+	enter := func(job int) {
 		go func() {
-			if d2.enter(ctx, sender, prio) {
-				order <- prio
+			if d.enter(ctx, sender, 2) {
+				got <- job
+			} else {
+				got <- -job
 			}
 		}()
-		require.Eventually(t, func() bool {
-			d2.mu.Lock()
-			defer d2.mu.Unlock()
-			return len(d2.slots[sender].waiting) == map[int]int{3: 1, 1: 2}[prio]
-		}, 5*time.Second, time.Millisecond)
 	}
-	d2.leave(sender)
-	require.Equal(t, 1, <-order)
-	d2.leave(sender)
-	require.Equal(t, 3, <-order)
+	waiting := func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return len(d.slots[sender].waiting) == 1
+	}
+	enter(2)
+	require.Eventually(t, waiting, 5*time.Second, time.Millisecond)
+	select {
+	case j := <-got:
+		t.Fatalf("job %d did not wait while the running job's pipeline had room", j)
+	default:
+	}
+	d.bind(sender, true) // the running job waits on its full pipeline
+	require.Equal(t, 2, <-got, "the waiting job gets a second place")
+	d.bind(sender, true) // both full: no third place (JobsPerSender 2)
+	enter(3)
+	require.Eventually(t, waiting, 5*time.Second, time.Millisecond)
+	d.bind(sender, false)
+	d.bind(sender, false)
+	d.leave(sender)
+	require.Equal(t, 3, <-got, "the waiting job takes over the place given up")
+	d.leave(sender)
+	d.leave(sender)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	slots := d.slots[sender]
+	require.Equal(t, [3]int{0, 0, 0}, [3]int{slots.running, slots.full, len(slots.waiting)}, "running, full, waiting")
 }

@@ -65,14 +65,15 @@ type DispatchConfig struct {
 	// ChunksInFlight is how many chunks one job may have on the wire or
 	// committing while it takes slots for and claims the next (default 8).
 	ChunksInFlight int
-	// JobsPerSender is how many dispatch jobs of one sender number take
-	// slots and claim sends at once in this process (default 4); a job
+	// JobsPerSender is how many dispatch jobs of one sender number may take
+	// slots and claim sends at once in this process (default 4). A number
+	// runs one job, and another only while every running one has its
+	// pipeline full (ChunksInFlight chunks out): the Cloud API's round trip,
+	// not the number's rate, is then what holds the number back. A job
 	// that has claimed everything in its range gives its place up while
-	// its last answers come back. As many more wait, each up to
-	// SenderBusyWait (default 10s), for one of them to end; any further
-	// job snoozes for a second. A number with more jobs due than it can
-	// send (two campaigns on one number) so holds at most twice
-	// JobsPerSender River workers, and the other numbers' jobs still run.
+	// its last answers come back. One more job waits, up to SenderBusyWait
+	// (default 10s), to take over a place; any further job snoozes for a
+	// second, which frees its River worker for other numbers' jobs.
 	JobsPerSender  int
 	SenderBusyWait time.Duration
 	// MaxAttempts before a retryable send fails (default 5).
@@ -157,10 +158,19 @@ func NewDispatcher(logger *slog.Logger, pool *pgxpool.Pool, api MessageSender, t
 }
 
 // senderSlots are the places for running jobs of one sender number, and
-// the jobs waiting for one. Guarded by Dispatcher.mu.
+// the job waiting for one. Guarded by Dispatcher.mu.
 type senderSlots struct {
 	running int
+	// full counts the running jobs waiting for a chunk of their full
+	// pipeline to come back (see bind).
+	full    int
 	waiting []*placeWaiter
+}
+
+// short reports whether the number could use one more running job: it has
+// none, or every running one has its pipeline full and a place is free.
+func (s *senderSlots) short(jobsPerSender int) bool {
+	return s.running == 0 || (s.running < jobsPerSender && s.full >= s.running)
 }
 
 // placeWaiter is a job waiting for a place. A place is handed to it
@@ -181,16 +191,23 @@ func (w *placeWaiter) before(o *placeWaiter) bool {
 	return w.seq < o.seq
 }
 
-// enter takes one of senderID's JobsPerSender places and reports whether it
-// got one. When all are taken, up to JobsPerSender jobs wait for one (at
-// most SenderBusyWait, and never past ctx's deadline), the most urgent
-// campaign's first; a job beyond those does not wait, unless it is more
-// urgent than one that does, which then gives up its turn. Waiting jobs are
-// what keeps the number busy when a running one ends, so it never idles
-// while jobs are due; a job that does not get a place snoozes, which frees
-// its River worker for other numbers' jobs. Without the order, a reminder
-// on a number busy with a blast found the waiting places taken by the
-// blast's jobs at each try and could wait for the whole blast.
+// enter takes a place of senderID's and reports whether it got one: at once
+// if the number is short of running jobs (senderSlots.short), otherwise
+// after waiting for one (at most SenderBusyWait, and never past ctx's
+// deadline) to be given up or opened by bind. One job waits per number; a
+// job that finds the turn taken does not wait, unless it is more urgent than
+// the waiting one, which then gives up its turn. The waiting job is what
+// keeps the number busy when a running one ends, so it never idles while
+// jobs are due; a job that does not get a place snoozes, which frees its
+// River worker for other numbers' jobs. Without the order, a reminder on a
+// number busy with a blast found the turn taken by the blast's jobs at each
+// try and could wait for the whole blast.
+//
+// Places beyond the first go only to numbers whose jobs are held back by
+// the round trip. When every job that found a place free ran, the first
+// numbers' jobs took all of River's workers (four running and four waiting
+// each), and a campaign started a few seconds later on another number sent
+// nothing until they were done (docs/BENCHMARKS.md, "Campaign engine").
 func (d *Dispatcher) enter(ctx context.Context, senderID int64, priority int) bool {
 	d.mu.Lock()
 	slots, ok := d.slots[senderID]
@@ -198,26 +215,20 @@ func (d *Dispatcher) enter(ctx context.Context, senderID int64, priority int) bo
 		slots = &senderSlots{}
 		d.slots[senderID] = slots
 	}
-	if slots.running < d.cfg.JobsPerSender {
+	if len(slots.waiting) == 0 && slots.short(d.cfg.JobsPerSender) {
 		slots.running++
 		d.mu.Unlock()
 		return true
 	}
 	d.seq++
 	w := &placeWaiter{priority: priority, seq: d.seq, ready: make(chan struct{}, 1), bumped: make(chan struct{})}
-	if len(slots.waiting) >= d.cfg.JobsPerSender {
-		last := 0
-		for i, o := range slots.waiting {
-			if slots.waiting[last].before(o) {
-				last = i
-			}
-		}
-		if !w.before(slots.waiting[last]) {
+	if len(slots.waiting) > 0 {
+		if !w.before(slots.waiting[0]) {
 			d.mu.Unlock()
 			return false
 		}
-		close(slots.waiting[last].bumped)
-		slots.waiting = slices.Delete(slots.waiting, last, last+1)
+		close(slots.waiting[0].bumped)
+		slots.waiting = slots.waiting[:0]
 	}
 	slots.waiting = append(slots.waiting, w)
 	d.mu.Unlock()
@@ -258,20 +269,40 @@ func (d *Dispatcher) leave(senderID int64) {
 	d.leaveLocked(d.slots[senderID])
 }
 
-// leaveLocked gives a place up: to the first waiting job in order, if any.
+// leaveLocked gives a place up: to the waiting job, if any.
 func (d *Dispatcher) leaveLocked(slots *senderSlots) {
 	if len(slots.waiting) == 0 {
 		slots.running--
 		return
 	}
-	first := 0
-	for i, o := range slots.waiting {
-		if o.before(slots.waiting[first]) {
-			first = i
-		}
+	d.handOver(slots)
+}
+
+// handOver gives the place the caller holds or has just opened to the
+// waiting job.
+func (d *Dispatcher) handOver(slots *senderSlots) {
+	slots.waiting[0].ready <- struct{}{}
+	slots.waiting = slots.waiting[:0]
+}
+
+// bind records that a running job of senderID's waits (full) or no longer
+// waits for a chunk of its full pipeline to come back. When that makes
+// every running job of the number wait so, a job waiting for a place gets a
+// new one: the number's requests are out for longer than a job's pipeline
+// covers at its rate.
+func (d *Dispatcher) bind(senderID int64, full bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	slots := d.slots[senderID]
+	if !full {
+		slots.full--
+		return
 	}
-	slots.waiting[first].ready <- struct{}{}
-	slots.waiting = slices.Delete(slots.waiting, first, first+1)
+	slots.full++
+	if len(slots.waiting) > 0 && slots.short(d.cfg.JobsPerSender) {
+		slots.running++
+		d.handOver(slots)
+	}
 }
 
 // SendBatchWorker runs SendBatchArgs jobs.
@@ -424,6 +455,7 @@ claiming:
 		for {
 			mu.Lock()
 			full := inFlight >= limit
+			wide := limit >= d.cfg.ChunksInFlight
 			mu.Unlock()
 			if !full {
 				break
@@ -438,9 +470,17 @@ claiming:
 					break claiming
 				}
 			}
+			// A job opened up that waits on its full pipeline is held back
+			// by the round trip: the number may use one more job (bind).
+			if wide {
+				d.bind(info.c.SenderID, true)
+			}
 			select {
 			case <-freed:
 			case <-ctx.Done():
+			}
+			if wide {
+				d.bind(info.c.SenderID, false)
 			}
 			if ctx.Err() != nil {
 				break
