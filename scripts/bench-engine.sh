@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs, one after another, every campaign-engine measurement recorded in
-# docs/BENCHMARKS.md ("Campaign engine"). About 17 minutes on two cores.
+# docs/BENCHMARKS.md ("Campaign engine"). About 18 minutes on two cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 make -s build
@@ -16,6 +16,8 @@ run $H bench send --recipients 1000000 --senders 10 --rate 1000 --sim-rate -1
 for lat in 1s 500ms 200ms; do
 	run $H bench send --recipients 30000 --senders 1 --rate 1000 --sim-latency $lat
 done
+run $H bench send --recipients 100000 --senders 10 --rate 1000 --sim-rate -1 --sim-latency 500ms
+GOGC=400 GOMEMLIMIT=400MiB run $H bench send --recipients 100000 --senders 10 --rate 1000 --sim-rate -1 --sim-latency 500ms
 run $H bench send --recipients 10000 --senders 10 --rate 1000 --sim-rate -1 --batch-size 1
 for b in 100 1000 5000; do
 	run $H bench send --recipients 50000 --senders 10 --rate 1000 --sim-rate -1 --batch-size $b
