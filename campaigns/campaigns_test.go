@@ -505,6 +505,29 @@ func TestDispatchLeavesItsPlaceWhileItsLastSendsAreOut(t *testing.T) {
 	require.Equal(t, map[string]int64{"accepted": 6}, requireRollupsExact(t, pool, f.campaign.ID))
 }
 
+// A number whose requests stay out longer than a job's pipeline covers runs
+// a second job: with one chunk of one send per job and the first job's
+// request held, the second job's request goes out too.
+func TestDispatchRunsASecondJobWhileThePipelineIsFull(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f, api, d, jobs := gatedCampaign(t, "+551190000005%d", 2, DispatchConfig{ChunkSize: 1, ChunksInFlight: 1, JobsPerSender: 2, SenderBusyWait: time.Minute})
+	api.hold.Store(true)
+	done := make(chan error, 2)
+	timeout := time.After(10 * time.Second)
+	for j, job := range jobs {
+		go func() { done <- d.dispatch(ctx, job) }()
+		api.await(t, 1, timeout, func(int) string {
+			return fmt.Sprintf("job %d sent nothing while the first job's pipeline was full", j+1)
+		})
+	}
+	api.hold.Store(false)
+	close(api.release)
+	require.NoError(t, <-done)
+	require.NoError(t, <-done)
+	require.Equal(t, map[string]int64{"accepted": 6}, requireRollupsExact(t, f.pool, f.campaign.ID))
+}
+
 // A campaign's first job sends one chunk at a time until one is committed
 // (TestDispatchPausesOnTemplateError); its later jobs start with every
 // chunk they may have in flight, and a campaign stopped by an error starts
