@@ -168,6 +168,15 @@ func TestConfigErrorsListEveryField(t *testing.T) {
 	require.Contains(t, stderr, `log format "xml"`)
 }
 
+func TestWorkerRefusesAHeadroomOutOfRange(t *testing.T) {
+	t.Parallel()
+	for _, h := range []string{"0", "-0.01", "0.5"} {
+		_, stderr, code := runHerald(t, nil, "worker", "--headroom", h)
+		require.Equal(t, 2, code, "--headroom %s: %s", h, stderr)
+		require.Contains(t, stderr, "--headroom "+h+": want a share of the rate above 0 and below 0.5")
+	}
+}
+
 func TestRateCardNeedsBothFiles(t *testing.T) {
 	t.Parallel()
 	_, stderr, code := runHerald(t, map[string]string{"HERALD_RATE_CARD": "rates.csv"}, "migrate")

@@ -30,13 +30,14 @@ func TestThrottleMetrics(t *testing.T) {
 	reg.MustRegister(throttleMetrics(l)...)
 	families, err := reg.Gather()
 	require.NoError(t, err)
-	require.Len(t, families, 4)
+	require.Len(t, families, 5)
 
 	slots, err := l.WaitN(ctx, id, 3)
 	require.NoError(t, err)
 	for _, s := range slots {
 		require.NoError(t, l.Depart(id, s))
 	}
+	l.SlowDown(id)
 	families, err = reg.Gather()
 	require.NoError(t, err)
 	got := map[string]float64{}
@@ -44,9 +45,10 @@ func TestThrottleMetrics(t *testing.T) {
 		got[f.GetName()] = f.GetMetric()[0].GetCounter().GetValue()
 	}
 	require.Equal(t, map[string]float64{
-		"herald_throttle_leases_total":    1,
-		"herald_throttle_slots_total":     3,
-		"herald_throttle_held_back_total": 0,
-		"herald_throttle_top_ups_total":   0,
+		"herald_throttle_leases_total":     1,
+		"herald_throttle_slots_total":      3,
+		"herald_throttle_held_back_total":  0,
+		"herald_throttle_top_ups_total":    0,
+		"herald_throttle_slow_downs_total": 1,
 	}, got)
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/herald-sh/herald/internal/throttle"
 )
 
 func (a *app) serveCmd() *cobra.Command {
@@ -44,12 +46,16 @@ func bindEngineFlags(cmd *cobra.Command, opts *engineOptions) {
 	f.DurationVar(&opts.UnknownAfter, "unknown-after", 10*time.Minute, "a send in flight this long with no answer and no webhook is marked unknown")
 	f.DurationVar(&opts.RequestTimeout, "request-timeout", 30*time.Second, "longest wait for one Cloud API answer; after it the send's outcome is unknown and left to its webhook")
 	f.DurationVar(&opts.JobTimeout, "job-timeout", 10*time.Minute, "longest a dispatch job may run; a dead process's jobs are retried after twice this")
+	f.Float64Var(&opts.Headroom, "headroom", throttle.DefaultHeadroom, "share of each sender number's rate left unused, for delays on the way to the Cloud API (raise it if numbers draw 130429)")
 }
 
 // runProcess runs until the context ends (SIGINT, SIGTERM), then shuts down
 // in order.
 func (a *app) runProcess(cmd *cobra.Command, listen bool, opts engineOptions) error {
 	ctx := cmd.Context()
+	if opts.Headroom <= 0 || opts.Headroom >= 0.5 {
+		return usageError{fmt.Errorf("--headroom %g: want a share of the rate above 0 and below 0.5", opts.Headroom)}
+	}
 	pool, err := a.openDB(ctx)
 	if err != nil {
 		return err

@@ -64,16 +64,21 @@
 // burst of Grace's worth, so that messages that fell behind catch up one at
 // a time, not in a group.
 //
-// Headroom (1.5 % by default) pays for Grace (a third of it by default)
+// Headroom (0.8 % by default) pays for Grace (a third of it by default)
 // and for what herald cannot see: the time from Depart to the Cloud API
 // counting the message, which varies with the network, the host and the
-// process's collector. At 1 %, one number at 1,000/s from three worker
-// processes sharing two cores with Postgres and the simulator drew 130429
-// in three runs of four, and the AIMD decreases that followed cost up to
-// 7 % of the minute; at 1.5 %, none in three runs (docs/BENCHMARKS.md,
-// "Campaign engine"). Inbound messages also count against the cap
-// (reference §5.1); if they matter, 130429 and the AIMD factor take care
-// of them.
+// process's collector. At 1,000/s that leaves the way to the Cloud API
+// about 5 ms of bunching in a second. One number at 1,000/s from three
+// worker processes sharing two cores with Postgres and the simulator
+// reached 99.0–99.1 % of the rate with no 130429 in seven runs of ten
+// (98.98 % in an eighth), and drew 3 and 4 answers 130429 in the other two
+// (98.5 % and 94.0 % after the decreases); one worker, 99.07 % in three
+// runs of four. At the earlier default of 1.5 % it never passed 98.4 %, and
+// drew 130429 too when the host was busy (docs/BENCHMARKS.md, "Campaign
+// engine"). Against a real network, raise it (`herald worker --headroom`)
+// if a number draws 130429 at its rate. Inbound messages also count
+// against the cap (reference §5.1); if they matter, 130429 and the AIMD
+// factor take care of them.
 //
 // # AIMD on 130429
 //

@@ -23,13 +23,13 @@ var ErrStopped = errors.New("limiter stopped")
 var ErrSenderStopped = errors.New("sender number stopped")
 
 // DefaultHeadroom is Config.Headroom's default (see doc.go).
-const DefaultHeadroom = 0.015
+const DefaultHeadroom = 0.008
 
 // Config configures a Limiter. A zero field takes its default.
 type Config struct {
 	// Headroom is the fraction of the rate left unused, for the delays
 	// herald cannot see between a message leaving and the Cloud API
-	// counting it (see doc.go). In [0, 0.5). Default 0.015; the zero value
+	// counting it (see doc.go). In [0, 0.5). Default 0.008; the zero value
 	// means the default, so ask for a tiny value (1e-9) to pace at the full
 	// rate.
 	Headroom float64
@@ -37,7 +37,7 @@ type Config struct {
 	// slots against its departures (see ledger.admit): a message may leave
 	// up to Grace after the slots of its second, which is what a host's
 	// timers need now and then. Default: a third of Headroom's share of a
-	// second (5 ms at 1.5 %), so that the number stays under its rate with
+	// second (2.7 ms at 0.8 %), so that the number stays under its rate with
 	// the rest of Headroom left for the way to the Cloud API (see doc.go).
 	Grace time.Duration
 	// Lead is how long before a lease's first slot WaitN returns: room for
@@ -134,7 +134,7 @@ type Limiter struct {
 	senders map[int64]*ledger // per number, this process
 	offset  offsetFilter      // this clock minus the server's
 
-	leases, slots, heldBack, topUps atomic.Int64
+	leases, slots, heldBack, topUps, slowDowns atomic.Int64
 }
 
 // NewLimiter returns a Limiter. It panics on an invalid Config.
@@ -273,15 +273,16 @@ func (f *offsetFilter) observe(now time.Time, reading time.Duration) time.Durati
 }
 
 // Stats counts this limiter's leases and the slots they took, the messages
-// Depart held back (the ledger's second was full) and the leases taken to
-// top them up.
+// Depart held back (the ledger's second was full), the leases taken to top
+// them up, and the 130429s reported to SlowDown.
 type Stats struct {
-	Leases, Slots, HeldBack, TopUps int64
+	Leases, Slots, HeldBack, TopUps, SlowDowns int64
 }
 
 // Stats returns the counts so far.
 func (l *Limiter) Stats() Stats {
-	return Stats{Leases: l.leases.Load(), Slots: l.slots.Load(), HeldBack: l.heldBack.Load(), TopUps: l.topUps.Load()}
+	return Stats{Leases: l.leases.Load(), Slots: l.slots.Load(), HeldBack: l.heldBack.Load(),
+		TopUps: l.topUps.Load(), SlowDowns: l.slowDowns.Load()}
 }
 
 func (l *Limiter) ledger(senderID int64) *ledger {
@@ -408,6 +409,7 @@ func (l *Limiter) leaseTopUps(senderID int64, g *ledger) {
 // part of the same overload and changes nothing. The write runs in the
 // background; Stop waits for it.
 func (l *Limiter) SlowDown(senderID int64) {
+	l.slowDowns.Add(1)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.stopped() {

@@ -400,6 +400,7 @@ func TestSlowDown(t *testing.T) {
 	other := addSender(t, pool, "pn-slow-2", 80)
 	l.SlowDown(other)
 	l.Stop()
+	require.Equal(t, int64(1), l.Stats().SlowDowns, "130429s counted")
 	var f2 float64
 	require.NoError(t, pool.QueryRow(ctx, `SELECT factor FROM throttle_senders WHERE sender_id = $1`, other).Scan(&f2))
 	require.InDelta(t, 0.9, f2, 1e-9)
