@@ -623,8 +623,8 @@ func TestPlacesGoToTheMostUrgent(t *testing.T) {
 	t.Parallel()
 	d := NewDispatcher(discard, nil, nil, &noThrottle{}, DispatchConfig{JobsPerSender: 1, SenderBusyWait: time.Minute})
 	ctx := context.Background()
-	const sender = 7
-	require.True(t, d.enter(ctx, sender, 4)) // a blast job runs
+	const sender, campaign = 7, 70
+	require.True(t, d.enter(ctx, sender, campaign, 4)) // a blast job runs
 
 	waiting := func(n int) func() bool {
 		return func() bool {
@@ -635,7 +635,7 @@ func TestPlacesGoToTheMostUrgent(t *testing.T) {
 	}
 	got := make(chan string, 3)
 	go func() { // a blast job waits for the place
-		if d.enter(ctx, sender, 4) {
+		if d.enter(ctx, sender, campaign, 4) {
 			got <- "blast"
 		} else {
 			got <- "blast gave up its turn"
@@ -644,16 +644,16 @@ func TestPlacesGoToTheMostUrgent(t *testing.T) {
 	require.Eventually(t, waiting(1), 5*time.Second, time.Millisecond)
 	// The one waiting turn is taken; a job as urgent as the waiting one
 	// does not wait.
-	require.False(t, d.enter(ctx, sender, 4))
+	require.False(t, d.enter(ctx, sender, campaign, 4))
 	// An urgent one takes the blast job's turn.
 	go func() {
-		if d.enter(ctx, sender, 1) {
+		if d.enter(ctx, sender, campaign, 1) {
 			got <- "urgent"
 		}
 	}()
 	require.Equal(t, "blast gave up its turn", <-got)
 	require.Eventually(t, waiting(1), 5*time.Second, time.Millisecond)
-	d.leave(sender)
+	d.leave(sender, campaign)
 	require.Equal(t, "urgent", <-got)
 }
 
@@ -664,13 +664,13 @@ func TestSecondPlaceOnlyForAFullPipeline(t *testing.T) {
 	t.Parallel()
 	d := NewDispatcher(discard, nil, nil, &noThrottle{}, DispatchConfig{JobsPerSender: 2, SenderBusyWait: time.Minute})
 	ctx := context.Background()
-	const sender = 7
-	require.True(t, d.enter(ctx, sender, 2))
+	const sender, campaign = 7, 70
+	require.True(t, d.enter(ctx, sender, campaign, 2))
 
 	got := make(chan int, 2)
 	enter := func(job int) {
 		go func() {
-			if d.enter(ctx, sender, 2) {
+			if d.enter(ctx, sender, campaign, 2) {
 				got <- job
 			} else {
 				got <- -job
@@ -696,12 +696,45 @@ func TestSecondPlaceOnlyForAFullPipeline(t *testing.T) {
 	require.Eventually(t, waiting, 5*time.Second, time.Millisecond)
 	d.bind(sender, false)
 	d.bind(sender, false)
-	d.leave(sender)
+	d.leave(sender, campaign)
 	require.Equal(t, 3, <-got, "the waiting job takes over the place given up")
-	d.leave(sender)
-	d.leave(sender)
+	d.leave(sender, campaign)
+	d.leave(sender, campaign)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	slots := d.slots[sender]
 	require.Equal(t, [3]int{0, 0, 0}, [3]int{slots.running, slots.full, len(slots.waiting)}, "running, full, waiting")
+	require.Empty(t, slots.campaigns)
+}
+
+// TestAnotherCampaignStartsBesideABlast: a job of a campaign the number runs
+// nothing of takes a free place at once, even while the number's running
+// job has room in its pipeline and another of its jobs waits: a small
+// campaign or a reminder as urgent as a blast does not wait for a blast job
+// to end. Once the places are all taken, it waits like any other.
+func TestAnotherCampaignStartsBesideABlast(t *testing.T) {
+	t.Parallel()
+	d := NewDispatcher(discard, nil, nil, &noThrottle{}, DispatchConfig{JobsPerSender: 2, SenderBusyWait: time.Minute})
+	ctx := context.Background()
+	const sender, blast, small, third = 7, 70, 71, 72
+	require.True(t, d.enter(ctx, sender, blast, 2))
+	waited := make(chan bool, 1)
+	go func() { waited <- d.enter(ctx, sender, blast, 2) }()
+	require.Eventually(t, func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return len(d.slots[sender].waiting) == 1
+	}, 5*time.Second, time.Millisecond)
+
+	require.True(t, d.enter(ctx, sender, small, 2), "the small campaign's job starts at once")
+	require.False(t, d.enter(ctx, sender, third, 2), "no place free and the turn taken: a third campaign's job snoozes")
+
+	d.leave(sender, small)
+	require.True(t, <-waited, "the blast's waiting job takes the place the small campaign gave up")
+	d.leave(sender, blast)
+	d.leave(sender, blast)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	require.Zero(t, d.slots[sender].running)
+	require.Empty(t, d.slots[sender].campaigns)
 }

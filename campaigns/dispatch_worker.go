@@ -160,11 +160,18 @@ func NewDispatcher(logger *slog.Logger, pool *pgxpool.Pool, api MessageSender, t
 // senderSlots are the places for running jobs of one sender number, and
 // the job waiting for one. Guarded by Dispatcher.mu.
 type senderSlots struct {
-	running int
+	running   int
+	campaigns map[int64]int // running jobs by campaign
 	// full counts the running jobs waiting for a chunk of their full
 	// pipeline to come back (see bind).
 	full    int
 	waiting []*placeWaiter
+}
+
+// take gives a place to a job of campaignID.
+func (s *senderSlots) take(campaignID int64) {
+	s.running++
+	s.campaigns[campaignID]++
 }
 
 // short reports whether the number could use one more running job: it has
@@ -176,10 +183,11 @@ func (s *senderSlots) short(jobsPerSender int) bool {
 // placeWaiter is a job waiting for a place. A place is handed to it
 // (ready) or it is bumped by a more urgent job (bumped).
 type placeWaiter struct {
-	priority int // River's: 1 is the most urgent
-	seq      uint64
-	ready    chan struct{}
-	bumped   chan struct{}
+	campaignID int64
+	priority   int // River's: 1 is the most urgent
+	seq        uint64
+	ready      chan struct{}
+	bumped     chan struct{}
 }
 
 // before reports whether w should have a place before o: the more urgent
@@ -191,10 +199,13 @@ func (w *placeWaiter) before(o *placeWaiter) bool {
 	return w.seq < o.seq
 }
 
-// enter takes a place of senderID's and reports whether it got one: at once
-// if the number is short of running jobs (senderSlots.short), otherwise
-// after waiting for one (at most SenderBusyWait, and never past ctx's
-// deadline) to be given up or opened by bind. One job waits per number; a
+// enter takes a place of senderID's for a job of campaignID and reports
+// whether it got one: at once if the number is short of running jobs
+// (senderSlots.short) or runs none of the campaign's and has a place free
+// (a small campaign or a reminder starts beside a blast and shares the
+// number's rate with it), otherwise after waiting for one (at most
+// SenderBusyWait, and never past ctx's deadline) to be given up or opened
+// by bind. One job waits per number; a
 // job that finds the turn taken does not wait, unless it is more urgent than
 // the waiting one, which then gives up its turn. The waiting job is what
 // keeps the number busy when a running one ends, so it never idles while
@@ -208,20 +219,21 @@ func (w *placeWaiter) before(o *placeWaiter) bool {
 // numbers' jobs took all of River's workers (four running and four waiting
 // each), and a campaign started a few seconds later on another number sent
 // nothing until they were done (docs/BENCHMARKS.md, "Campaign engine").
-func (d *Dispatcher) enter(ctx context.Context, senderID int64, priority int) bool {
+func (d *Dispatcher) enter(ctx context.Context, senderID, campaignID int64, priority int) bool {
 	d.mu.Lock()
 	slots, ok := d.slots[senderID]
 	if !ok {
-		slots = &senderSlots{}
+		slots = &senderSlots{campaigns: map[int64]int{}}
 		d.slots[senderID] = slots
 	}
-	if len(slots.waiting) == 0 && slots.short(d.cfg.JobsPerSender) {
-		slots.running++
+	newCampaign := slots.campaigns[campaignID] == 0 && slots.running < d.cfg.JobsPerSender
+	if newCampaign || (len(slots.waiting) == 0 && slots.short(d.cfg.JobsPerSender)) {
+		slots.take(campaignID)
 		d.mu.Unlock()
 		return true
 	}
 	d.seq++
-	w := &placeWaiter{priority: priority, seq: d.seq, ready: make(chan struct{}, 1), bumped: make(chan struct{})}
+	w := &placeWaiter{campaignID: campaignID, priority: priority, seq: d.seq, ready: make(chan struct{}, 1), bumped: make(chan struct{})}
 	if len(slots.waiting) > 0 {
 		if !w.before(slots.waiting[0]) {
 			d.mu.Unlock()
@@ -257,32 +269,36 @@ func (d *Dispatcher) enter(ctx context.Context, senderID int64, priority int) bo
 	}
 	select { // handed a place, or bumped, while giving up
 	case <-w.ready:
-		d.leaveLocked(slots)
+		d.leaveLocked(slots, campaignID)
 	default:
 	}
 	return false
 }
 
-func (d *Dispatcher) leave(senderID int64) {
+// leave gives up the place a job of campaignID took.
+func (d *Dispatcher) leave(senderID, campaignID int64) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.leaveLocked(d.slots[senderID])
+	d.leaveLocked(d.slots[senderID], campaignID)
 }
 
 // leaveLocked gives a place up: to the waiting job, if any.
-func (d *Dispatcher) leaveLocked(slots *senderSlots) {
-	if len(slots.waiting) == 0 {
-		slots.running--
-		return
+func (d *Dispatcher) leaveLocked(slots *senderSlots, campaignID int64) {
+	if slots.campaigns[campaignID]--; slots.campaigns[campaignID] == 0 {
+		delete(slots.campaigns, campaignID)
 	}
-	d.handOver(slots)
+	slots.running--
+	if len(slots.waiting) > 0 {
+		d.handOver(slots)
+	}
 }
 
-// handOver gives the place the caller holds or has just opened to the
-// waiting job.
+// handOver gives a free place to the waiting job.
 func (d *Dispatcher) handOver(slots *senderSlots) {
-	slots.waiting[0].ready <- struct{}{}
+	w := slots.waiting[0]
 	slots.waiting = slots.waiting[:0]
+	slots.take(w.campaignID)
+	w.ready <- struct{}{}
 }
 
 // bind records that a running job of senderID's waits (full) or no longer
@@ -300,7 +316,6 @@ func (d *Dispatcher) bind(senderID int64, full bool) {
 	}
 	slots.full++
 	if len(slots.waiting) > 0 && slots.short(d.cfg.JobsPerSender) {
-		slots.running++
 		d.handOver(slots)
 	}
 }
@@ -361,13 +376,13 @@ func (d *Dispatcher) dispatch(ctx context.Context, args SendBatchArgs) error {
 	if c.Status != "running" {
 		return nil // Resume enqueues new jobs over what is left.
 	}
-	if !d.enter(ctx, c.SenderID, c.Priority) {
+	if !d.enter(ctx, c.SenderID, c.ID, c.Priority) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		return river.JobSnooze(time.Second)
 	}
-	leave := sync.OnceFunc(func() { d.leave(c.SenderID) })
+	leave := sync.OnceFunc(func() { d.leave(c.SenderID, c.ID) })
 	defer leave()
 	t, err := TemplateGetByID(ctx, d.pool, c.TemplateID)
 	if err != nil {
