@@ -69,7 +69,8 @@ type DispatchConfig struct {
 	// slots and claim sends at once in this process (default 4). A number
 	// runs one job, and another only while every running one has its
 	// pipeline full (ChunksInFlight chunks out): the Cloud API's round trip,
-	// not the number's rate, is then what holds the number back. A job
+	// not the number's rate, is then what holds the number back. A job of a
+	// campaign the number runs nothing of takes a free place at once. A job
 	// that has claimed everything in its range gives its place up while
 	// its last answers come back. One more job waits, up to SenderBusyWait
 	// (default 10s), to take over a place; any further job snoozes for a
