@@ -298,7 +298,7 @@ func throttleMetrics(l *throttle.Limiter) []prometheus.Collector {
 			func(s throttle.Stats) int64 { return s.HeldBack }),
 		counter("herald_throttle_top_ups_total", "Leases taken for messages held back at departure.",
 			func(s throttle.Stats) int64 { return s.TopUps }),
-		counter("herald_throttle_slow_downs_total", "Answers 130429 (the number's throughput reached) this process saw; each lowers the number's rate for a while.",
+		counter("herald_throttle_slow_downs_total", "Answers 130429 (the number's throughput reached) this process saw; they lower the number's rate for a while, once per second at most.",
 			func(s throttle.Stats) int64 { return s.SlowDowns }),
 	}
 }
