@@ -82,11 +82,18 @@
 //
 // # AIMD on 130429
 //
-// SlowDown multiplies the number's factor by DecreaseFactor (floored at
-// MinFactor), or by the milder CalmDecreaseFactor when the last decrease is
-// more than CalmAfter old: a lone 130429 is most often a few messages
-// bunched on their way, a real overload answers 130429 again; every whole
-// second without a decrease adds IncreaseStep back, up to 1. The factor is
+// SlowDown multiplies the number's factor by one less the share of this
+// process's messages to the number in the last second that drew a 130429,
+// kept between DecreaseFactor (0.5) and CalmDecreaseFactor (0.9), and
+// floored at MinFactor. A few messages bunched on their way draw a handful
+// of 130429s in a second of hundreds of messages: the mild decrease. A cap
+// below the rate refuses the share by which the rate exceeds it, and the
+// decrease takes the rate to about the cap. (The earlier rule halved the
+// factor on any 130429 within 30 s of the last decrease: with the host busy,
+// bunching drew a 130429 every few seconds, and one number at 1,000/s fell
+// to 89 % of its rate in a minute; docs/BENCHMARKS.md, "Campaign engine".)
+// Every whole second without a decrease adds IncreaseStep back, up to 1.
+// The factor is
 // shared through throttle_senders, not kept per process: the cap belongs to
 // the number, so one process's 130429 slows every process's next lease.
 // The table stores the factor right after the last decrease and its time,

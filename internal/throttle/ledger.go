@@ -19,6 +19,7 @@ type ledger struct {
 	mu       sync.Mutex
 	slots    []time.Time // ascending
 	departed []time.Time // ascending
+	refused  []time.Time // 130429s answered, ascending
 
 	// Top-ups: messages the rule held back wait for one more slot each.
 	// One lease at a time per number; the messages held back while it is
@@ -58,6 +59,31 @@ func (g *ledger) hold(slots []time.Time) {
 	}
 }
 
+// refuse records a 130429 answered at now and returns the share of the
+// messages that left in the last second that the 130429s of the last
+// second make up (at most 1; 0 when none left, which says nothing of an
+// overload: the refused message left more than a second ago).
+func (g *ledger) refuse(now time.Time) float64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	horizon := now.Add(-time.Second)
+	g.refused = dropUntil(append(g.refused, now), horizon)
+	g.departed = dropUntil(g.departed, horizon)
+	if len(g.departed) == 0 {
+		return 0
+	}
+	return min(1, float64(len(g.refused))/float64(len(g.departed)))
+}
+
+// dropUntil drops the times of ts (ascending) that are not after horizon.
+func dropUntil(ts []time.Time, horizon time.Time) []time.Time {
+	drop := 0
+	for drop < len(ts) && !ts[drop].After(horizon) {
+		drop++
+	}
+	return ts[drop:]
+}
+
 // admit decides whether a message may leave now. It may when this process
 // has let fewer messages leave in the last second than it held slots in
 // that second and Grace before it, up to now: then it is recorded and admit
@@ -75,17 +101,8 @@ func (g *ledger) admit(now time.Time, grace time.Duration) time.Duration {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	horizon := now.Add(-time.Second)
-	drop := 0
-	for drop < len(g.departed) && !g.departed[drop].After(horizon) {
-		drop++
-	}
-	g.departed = g.departed[drop:]
-	horizon = horizon.Add(-grace)
-	drop = 0
-	for drop < len(g.slots) && !g.slots[drop].After(horizon) {
-		drop++
-	}
-	g.slots = g.slots[drop:]
+	g.departed = dropUntil(g.departed, horizon)
+	g.slots = dropUntil(g.slots, horizon.Add(-grace))
 	held, _ := slices.BinarySearchFunc(g.slots, now, func(s, now time.Time) int {
 		if s.After(now) {
 			return 1

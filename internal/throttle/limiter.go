@@ -52,18 +52,16 @@ type Config struct {
 	// IncreaseStep is added back to the factor for every whole second
 	// without a 130429, up to 1. In (0, 1]. Default 0.05.
 	IncreaseStep float64
-	// DecreaseFactor multiplies the factor on a 130429 that comes within
-	// CalmAfter of the last decrease. In (0, 1). Default 0.5.
-	DecreaseFactor float64
-	// CalmDecreaseFactor multiplies the factor on a 130429 after CalmAfter
-	// without one (or the first ever): a lone 130429 at the number's rate is
-	// more often a few messages bunched on the way than a lower cap, and
-	// halving the rate for it cost seconds of sending each time. A real
-	// overload answers 130429 again, and the next decreases take
-	// DecreaseFactor. In (0, 1). Default 0.9.
+	// A 130429 multiplies the factor by one less the share of this
+	// process's messages to the number in the last second that drew one,
+	// but by no less than DecreaseFactor and no more than
+	// CalmDecreaseFactor. A few messages bunched on the way draw a 130429
+	// or a few out of a second's hundreds and get the mild decrease; a cap
+	// lower than the rate refuses the share by which the rate exceeds it,
+	// and the decrease brings the rate down to about the cap. Both in
+	// (0, 1), DecreaseFactor ≤ CalmDecreaseFactor. Defaults 0.5 and 0.9.
+	DecreaseFactor     float64
 	CalmDecreaseFactor float64
-	// CalmAfter: see CalmDecreaseFactor. Default 30s.
-	CalmAfter time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -74,7 +72,6 @@ func (c Config) withDefaults() Config {
 	c.IncreaseStep = cmp.Or(c.IncreaseStep, 0.05)
 	c.DecreaseFactor = cmp.Or(c.DecreaseFactor, 0.5)
 	c.CalmDecreaseFactor = cmp.Or(c.CalmDecreaseFactor, 0.9)
-	c.CalmAfter = cmp.Or(c.CalmAfter, 30*time.Second)
 	return c
 }
 
@@ -99,11 +96,8 @@ func (c Config) mustValidate() {
 	if c.DecreaseFactor <= 0 || c.DecreaseFactor >= 1 {
 		bad = append(bad, "DecreaseFactor must be in (0, 1)")
 	}
-	if c.CalmDecreaseFactor <= 0 || c.CalmDecreaseFactor >= 1 {
-		bad = append(bad, "CalmDecreaseFactor must be in (0, 1)")
-	}
-	if c.CalmAfter < time.Second {
-		bad = append(bad, "CalmAfter must be at least a second")
+	if c.CalmDecreaseFactor <= 0 || c.CalmDecreaseFactor >= 1 || c.CalmDecreaseFactor < c.DecreaseFactor {
+		bad = append(bad, "CalmDecreaseFactor must be in [DecreaseFactor, 1)")
 	}
 	if len(bad) > 0 {
 		panic(fmt.Sprintf("throttle: invalid Config: %v", bad))
@@ -410,6 +404,7 @@ func (l *Limiter) leaseTopUps(senderID int64, g *ledger) {
 // background; Stop waits for it.
 func (l *Limiter) SlowDown(senderID int64) {
 	l.slowDowns.Add(1)
+	share := l.ledger(senderID).refuse(time.Now())
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.stopped() {
@@ -418,20 +413,20 @@ func (l *Limiter) SlowDown(senderID int64) {
 	l.slowing.Go(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := l.slowDown(ctx, senderID); err != nil {
+		if err := l.slowDown(ctx, senderID, share); err != nil {
 			l.logger.Warn("throttle slow down", slog.Int64("sender_id", senderID), slog.Any("error", err))
 		}
 	})
 }
 
-func (l *Limiter) slowDown(ctx context.Context, senderID int64) error {
+// slowDown lowers the number's factor for a 130429 when share of the last
+// second's messages drew one (see Config.DecreaseFactor).
+func (l *Limiter) slowDown(ctx context.Context, senderID int64, share float64) error {
 	return slow(ctx, l.pool, slowParams{
-		SenderID:       senderID,
-		MinFactor:      l.cfg.MinFactor,
-		IncreaseStep:   l.cfg.IncreaseStep,
-		DecreaseFactor: l.cfg.DecreaseFactor,
-		CalmFactor:     l.cfg.CalmDecreaseFactor,
-		CalmAfter:      l.cfg.CalmAfter,
-		SlowWindow:     slowWindow,
+		SenderID:     senderID,
+		MinFactor:    l.cfg.MinFactor,
+		IncreaseStep: l.cfg.IncreaseStep,
+		Decrease:     min(max(1-share, l.cfg.DecreaseFactor), l.cfg.CalmDecreaseFactor),
+		SlowWindow:   slowWindow,
 	})
 }

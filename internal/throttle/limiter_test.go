@@ -361,30 +361,31 @@ func TestSlowDown(t *testing.T) {
 
 	within(spacingAt(1000, 1, DefaultHeadroom), spacing())
 
-	// The first 130429 ever is a calm one: × 0.9.
-	require.NoError(t, l.slowDown(ctx, id))
+	// A 130429 when few of the last second's messages drew one (a few
+	// bunched on the way): the mild decrease, × 0.9.
+	require.NoError(t, l.slowDown(ctx, id, 0.003))
 	require.InDelta(t, 0.9, factor(), 1e-9)
 	within(spacingAt(1000, 0.9, DefaultHeadroom), spacing())
 
 	// Again within a second: the same overload, no change.
-	require.NoError(t, l.slowDown(ctx, id))
+	require.NoError(t, l.slowDown(ctx, id, 0.9))
 	require.InDelta(t, 0.9, factor(), 1e-9)
 
-	// Two seconds later, within CalmAfter: halved (from 0.9 + 2 steps).
+	// Two seconds later, 30 % refused (a cap 30 % under the rate): × 0.7.
 	age(2 * time.Second)
-	require.NoError(t, l.slowDown(ctx, id))
-	require.InDelta(t, (0.9+2*step)*0.5, factor(), 1e-9)
+	require.NoError(t, l.slowDown(ctx, id, 0.3))
+	require.InDelta(t, (0.9+2*step)*0.7, factor(), 1e-9)
 
-	// After CalmAfter without one: × 0.9 again.
-	age(40 * time.Second)
+	// Most refused: never more than halved at once.
+	age(2 * time.Second)
 	f := factor()
-	require.NoError(t, l.slowDown(ctx, id))
-	require.InDelta(t, (f+40*step)*0.9, factor(), 1e-9)
+	require.NoError(t, l.slowDown(ctx, id, 0.8))
+	require.InDelta(t, (f+2*step)*0.5, factor(), 1e-9)
 
 	// Never below MinFactor.
 	for range 10 {
 		age(2 * time.Second)
-		require.NoError(t, l.slowDown(ctx, id))
+		require.NoError(t, l.slowDown(ctx, id, 1))
 	}
 	require.InDelta(t, 0.1, factor(), 1e-9)
 	age(0)
@@ -404,6 +405,29 @@ func TestSlowDown(t *testing.T) {
 	var f2 float64
 	require.NoError(t, pool.QueryRow(ctx, `SELECT factor FROM throttle_senders WHERE sender_id = $1`, other).Scan(&f2))
 	require.InDelta(t, 0.9, f2, 1e-9)
+}
+
+// TestLedgerRefusedShare: the share of the last second's departures that
+// drew a 130429, which sizes the decrease.
+func TestLedgerRefusedShare(t *testing.T) {
+	g := newLedger()
+	t0 := time.Now()
+	require.Zero(t, g.refuse(t0), "nothing left in the last second: no evidence of an overload")
+	for i := range 300 { // 200 in the last second, 100 before it
+		g.departed = append(g.departed, t0.Add(time.Duration(i)*5*time.Millisecond))
+	}
+	now := t0.Add(1500 * time.Millisecond)
+	var share float64
+	for i := range 5 {
+		share = g.refuse(now.Add(time.Duration(i) * time.Millisecond))
+	}
+	require.InDelta(t, 5.0/200, share, 0.001)
+	// A second later the five and those departures have passed; 100 more
+	// left meanwhile.
+	for i := range 100 {
+		g.departed = append(g.departed, now.Add(time.Duration(i+1)*10*time.Millisecond))
+	}
+	require.InDelta(t, 1.0/100, g.refuse(now.Add(1010*time.Millisecond)), 0.001)
 }
 
 // TestLedgerHoldKeepsOrder: leases recorded out of order, and one that

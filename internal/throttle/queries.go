@@ -56,19 +56,15 @@ RETURNING t.next_slot, t.spacing_us, clock_timestamp() AS db_now`
 const senderStatusSQL = `SELECT status FROM sender_numbers WHERE id = $1`
 
 // slowSQL records a 130429 for a sender number: the factor, as it stands
-// now, is multiplied by @calm_factor if the last decrease is @calm_after
-// old or there was none, else by @decrease_factor, floored at @min_factor.
-// A decrease within @slow_window of the last one is the same overload seen
-// again (by this process or another) and changes nothing.
+// now, is multiplied by @decrease, floored at @min_factor. A decrease
+// within @slow_window of the last one is the same overload seen again (by
+// this process or another) and changes nothing.
 const slowSQL = `
 INSERT INTO throttle_senders AS t (sender_id, factor, slowed_at)
-SELECT id, greatest(@min_factor::float8, @calm_factor::float8), now()
+SELECT id, greatest(@min_factor::float8, @decrease::float8), now()
 FROM sender_numbers WHERE id = @sender_id
 ON CONFLICT (sender_id) DO UPDATE
-SET factor = greatest(@min_factor::float8, (` + factorSQL + `) *
-        CASE WHEN t.slowed_at IS NULL
-               OR now() >= t.slowed_at + @calm_after_us::bigint * interval '1 microsecond'
-             THEN @calm_factor::float8 ELSE @decrease_factor::float8 END),
+SET factor = greatest(@min_factor::float8, (` + factorSQL + `) * @decrease::float8),
     slowed_at = now()
 WHERE t.slowed_at IS NULL
    OR now() >= t.slowed_at + @slow_window_us::bigint * interval '1 microsecond'`
@@ -115,24 +111,20 @@ func lease(ctx context.Context, db store.DBTX, senderID int64, n int, lead time.
 }
 
 type slowParams struct {
-	SenderID       int64
-	MinFactor      float64
-	IncreaseStep   float64
-	DecreaseFactor float64
-	CalmFactor     float64
-	CalmAfter      time.Duration
-	SlowWindow     time.Duration
+	SenderID     int64
+	MinFactor    float64
+	IncreaseStep float64
+	Decrease     float64
+	SlowWindow   time.Duration
 }
 
 func slow(ctx context.Context, db store.DBTX, p slowParams) error {
 	_, err := db.Exec(ctx, slowSQL, pgx.NamedArgs{
-		"sender_id":       p.SenderID,
-		"min_factor":      p.MinFactor,
-		"increase_step":   p.IncreaseStep,
-		"decrease_factor": p.DecreaseFactor,
-		"calm_factor":     p.CalmFactor,
-		"calm_after_us":   p.CalmAfter.Microseconds(),
-		"slow_window_us":  p.SlowWindow.Microseconds(),
+		"sender_id":      p.SenderID,
+		"min_factor":     p.MinFactor,
+		"increase_step":  p.IncreaseStep,
+		"decrease":       p.Decrease,
+		"slow_window_us": p.SlowWindow.Microseconds(),
 	})
 	if err != nil {
 		return fmt.Errorf("slow down sender %d: %w", p.SenderID, err)
