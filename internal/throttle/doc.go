@@ -70,10 +70,10 @@
 // process's collector. At 1,000/s that leaves the way to the Cloud API
 // about 5 ms of bunching in a second. One number at 1,000/s from three
 // worker processes sharing two cores with Postgres and the simulator
-// reached 99.0–99.1 % of the rate with no 130429 in seven runs of ten
-// (98.98 % in an eighth), and drew 3 and 4 answers 130429 in the other two
-// (98.5 % and 94.0 % after the decreases); one worker, 99.07 % in three
-// runs of four. At the earlier default of 1.5 % it never passed 98.4 %, and
+// reached 99.0–99.1 % of the rate with no 130429 in most one-minute runs;
+// in a busy minute a few answers 130429 came, and the decreases (see
+// below) left 98.3–98.7 %. At the earlier default of 1.5 % it never passed
+// 98.4 %, and
 // drew 130429 too when the host was busy (docs/BENCHMARKS.md, "Campaign
 // engine"). Against a real network, raise it (`herald worker --headroom`)
 // if a number draws 130429 at its rate. Inbound messages also count
