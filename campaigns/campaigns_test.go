@@ -626,12 +626,10 @@ func TestPlacesGoToTheMostUrgent(t *testing.T) {
 	const sender, campaign = 7, 70
 	require.True(t, d.enter(ctx, sender, campaign, 4)) // a blast job runs
 
-	waiting := func(n int) func() bool {
-		return func() bool {
-			d.mu.Lock()
-			defer d.mu.Unlock()
-			return len(d.slots[sender].waiting) == n
-		}
+	waiting := func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return d.slots[sender].waiting != nil
 	}
 	got := make(chan string, 3)
 	go func() { // a blast job waits for the place
@@ -641,7 +639,7 @@ func TestPlacesGoToTheMostUrgent(t *testing.T) {
 			got <- "blast gave up its turn"
 		}
 	}()
-	require.Eventually(t, waiting(1), 5*time.Second, time.Millisecond)
+	require.Eventually(t, waiting, 5*time.Second, time.Millisecond)
 	// The one waiting turn is taken; a job as urgent as the waiting one
 	// does not wait.
 	require.False(t, d.enter(ctx, sender, campaign, 4))
@@ -652,7 +650,7 @@ func TestPlacesGoToTheMostUrgent(t *testing.T) {
 		}
 	}()
 	require.Equal(t, "blast gave up its turn", <-got)
-	require.Eventually(t, waiting(1), 5*time.Second, time.Millisecond)
+	require.Eventually(t, waiting, 5*time.Second, time.Millisecond)
 	d.leave(sender, campaign)
 	require.Equal(t, "urgent", <-got)
 }
@@ -680,7 +678,7 @@ func TestSecondPlaceOnlyForAFullPipeline(t *testing.T) {
 	waiting := func() bool {
 		d.mu.Lock()
 		defer d.mu.Unlock()
-		return len(d.slots[sender].waiting) == 1
+		return d.slots[sender].waiting != nil
 	}
 	enter(2)
 	require.Eventually(t, waiting, 5*time.Second, time.Millisecond)
@@ -703,7 +701,8 @@ func TestSecondPlaceOnlyForAFullPipeline(t *testing.T) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	slots := d.slots[sender]
-	require.Equal(t, [3]int{0, 0, 0}, [3]int{slots.running, slots.full, len(slots.waiting)}, "running, full, waiting")
+	require.Equal(t, [2]int{0, 0}, [2]int{slots.running, slots.full}, "running, full")
+	require.Nil(t, slots.waiting)
 	require.Empty(t, slots.campaigns)
 }
 
@@ -723,7 +722,7 @@ func TestAnotherCampaignStartsBesideABlast(t *testing.T) {
 	require.Eventually(t, func() bool {
 		d.mu.Lock()
 		defer d.mu.Unlock()
-		return len(d.slots[sender].waiting) == 1
+		return d.slots[sender].waiting != nil
 	}, 5*time.Second, time.Millisecond)
 
 	require.True(t, d.enter(ctx, sender, small, 2), "the small campaign's job starts at once")

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"slices"
 	"sync"
 	"time"
 
@@ -166,7 +165,7 @@ type senderSlots struct {
 	// full counts the running jobs waiting for a chunk of their full
 	// pipeline to come back (see bind).
 	full    int
-	waiting []*placeWaiter
+	waiting *placeWaiter // nil when none waits
 }
 
 // take gives a place to a job of campaignID.
@@ -206,9 +205,9 @@ func (w *placeWaiter) before(o *placeWaiter) bool {
 // (a small campaign or a reminder starts beside a blast and shares the
 // number's rate with it), otherwise after waiting for one (at most
 // SenderBusyWait, and never past ctx's deadline) to be given up or opened
-// by bind. One job waits per number; a
-// job that finds the turn taken does not wait, unless it is more urgent than
-// the waiting one, which then gives up its turn. The waiting job is what
+// by bind. One job waits per number; a job that finds the turn taken does
+// not wait, unless it is more urgent than the waiting one, which then gives
+// up its turn. The waiting job is what
 // keeps the number busy when a running one ends, so it never idles while
 // jobs are due; a job that does not get a place snoozes, which frees its
 // River worker for other numbers' jobs. Without the order, a reminder on a
@@ -228,22 +227,21 @@ func (d *Dispatcher) enter(ctx context.Context, senderID, campaignID int64, prio
 		d.slots[senderID] = slots
 	}
 	newCampaign := slots.campaigns[campaignID] == 0 && slots.running < d.cfg.JobsPerSender
-	if newCampaign || (len(slots.waiting) == 0 && slots.short(d.cfg.JobsPerSender)) {
+	if newCampaign || (slots.waiting == nil && slots.short(d.cfg.JobsPerSender)) {
 		slots.take(campaignID)
 		d.mu.Unlock()
 		return true
 	}
 	d.seq++
 	w := &placeWaiter{campaignID: campaignID, priority: priority, seq: d.seq, ready: make(chan struct{}, 1), bumped: make(chan struct{})}
-	if len(slots.waiting) > 0 {
-		if !w.before(slots.waiting[0]) {
+	if slots.waiting != nil {
+		if !w.before(slots.waiting) {
 			d.mu.Unlock()
 			return false
 		}
-		close(slots.waiting[0].bumped)
-		slots.waiting = slots.waiting[:0]
+		close(slots.waiting.bumped)
 	}
-	slots.waiting = append(slots.waiting, w)
+	slots.waiting = w
 	d.mu.Unlock()
 
 	wait := d.cfg.SenderBusyWait
@@ -264,8 +262,8 @@ func (d *Dispatcher) enter(ctx context.Context, senderID, campaignID int64, prio
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if i := slices.Index(slots.waiting, w); i >= 0 {
-		slots.waiting = slices.Delete(slots.waiting, i, i+1)
+	if slots.waiting == w {
+		slots.waiting = nil
 		return false
 	}
 	select { // handed a place, or bumped, while giving up
@@ -289,15 +287,15 @@ func (d *Dispatcher) leaveLocked(slots *senderSlots, campaignID int64) {
 		delete(slots.campaigns, campaignID)
 	}
 	slots.running--
-	if len(slots.waiting) > 0 {
+	if slots.waiting != nil {
 		d.handOver(slots)
 	}
 }
 
 // handOver gives a free place to the waiting job.
 func (d *Dispatcher) handOver(slots *senderSlots) {
-	w := slots.waiting[0]
-	slots.waiting = slots.waiting[:0]
+	w := slots.waiting
+	slots.waiting = nil
 	slots.take(w.campaignID)
 	w.ready <- struct{}{}
 }
@@ -316,7 +314,7 @@ func (d *Dispatcher) bind(senderID int64, full bool) {
 		return
 	}
 	slots.full++
-	if len(slots.waiting) > 0 && slots.short(d.cfg.JobsPerSender) {
+	if slots.waiting != nil && slots.short(d.cfg.JobsPerSender) {
 		d.handOver(slots)
 	}
 }
